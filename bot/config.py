@@ -1,0 +1,1220 @@
+"""Load and validate ``.github/golden-path.yml`` into frozen models; export its JSON Schema.
+
+Why this module works so hard on messages: the config file is written by people who are not
+reading this code, often from a failing workflow log. Every problem is reported at once, one per
+line, as ``<dotted.key.path>: <problem> — <fix>`` (with ``file:line:`` in front when the YAML
+position is known), and pydantic's own wording never reaches them.
+
+Why the models are frozen: one :class:`Config` is shared by every stage (deploy, checks, render,
+publish) and by many concurrent sessions; nobody may change it under the others' feet.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from bot.duration import (
+    DURATION_PATTERN,
+    FILE_CONTEXT,
+    Duration,
+    format_duration,
+    parse_duration,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "AgentFlow",
+    "Auth",
+    "Checks",
+    "Commands",
+    "Config",
+    "ConfigError",
+    "Deploy",
+    "Duration",
+    "Endpoint",
+    "HealthCheck",
+    "Impact",
+    "Jwt",
+    "PytestSuite",
+    "Retries",
+    "Target",
+    "Tracking",
+    "config_schema",
+    "format_duration",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]
+
+DEFAULT_PATH = ".github/golden-path.yml"
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+_ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_ENVIRONMENT_PATTERN = r"^[A-Za-z0-9._-]+$"
+_SECRET_KEYS = frozenset({"secret", "token", "password", "api_key", "private_key"})
+_MAX_SHOWN_PROBLEMS = 20
+
+Loc = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """The config cannot be used. ``str(error)`` is the one-screen text to show people.
+
+    ``problems`` holds one ``<key.path>: <problem> — <fix>`` line per problem (no file or line
+    prefix, so tests and callers can match them exactly); ``lines`` is the parallel list of YAML
+    line numbers (``None`` when unknown), handy for editor or workflow annotations.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        problems: Sequence[str] | None = None,
+        *,
+        source: str | None = None,
+        lines: Sequence[int | None] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems: list[str] = list(problems) if problems is not None else [message]
+        self.lines: list[int | None] = (
+            list(lines) if lines is not None else [None] * len(self.problems)
+        )
+        self.source = source
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Problem(ValueError):
+    """A validator's problem(s), each aimed at a key *below* the model that raised it.
+
+    Pydantic reports a model validator's error at the model itself; carrying the sub-path lets
+    the message point at the exact key (``checks.agent_flow.order[2]``), and carrying several
+    lets one validator report every problem at once.
+    """
+
+    def __init__(self, *items: tuple[Loc, str]) -> None:
+        super().__init__("; ".join(message for _, message in items))
+        self.items = list(items)
+
+
+class _Model(BaseModel):
+    """Shared settings: unknown keys are errors (typos must not be ignored), instances are frozen,
+    and attribute docstrings become descriptions in the JSON Schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# --------------------------------------------------------------------------- small validators
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short, YAML-flavoured rendering of a value for messages (never a whole structure)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        return json.dumps(text, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_absolute(url: str, schemes: Sequence[str]) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in schemes and bool(parts.netloc)
+
+
+def _absolute_url(value: str, schemes: Sequence[str] = ("http", "https")) -> str:
+    if not _is_absolute(value, schemes):
+        example = f"{schemes[-1]}://backend.staging.example.com"
+        raise ValueError(
+            f"{_show(value)} is not an absolute {'/'.join(schemes)} URL — write e.g. {example}"
+        )
+    return value
+
+
+def _url_or_path(value: str, schemes: Sequence[str] = ("http", "https")) -> str:
+    """Checks may name a path (joined to the target's base URL) or a full URL of their own."""
+    if value.startswith("/") or _is_absolute(value, schemes):
+        return value
+    example = "/" + value.lstrip("./") if value and "://" not in value else "/health"
+    raise ValueError(
+        f"{_show(value)} is neither a path nor an absolute URL — write e.g. {example} "
+        f"or {schemes[-1]}://host{example}"
+    )
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(_ENV_NAME_PATTERN, value):
+        raise ValueError(
+            f"{_show(value)} is not an environment variable name — use letters, digits and _, "
+            "not starting with a digit (e.g. JWT_SECRET_KEY)"
+        )
+    return value
+
+
+def _numbers_to_text(value: Any) -> Any:
+    """YAML reads ``- 4`` or ``PORT: 8080`` as numbers; for argv and env they are plainly text."""
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            return str(item)
+        return item
+
+    if isinstance(value, list):
+        return [convert(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: convert(item) for key, item in value.items()}
+    return value
+
+
+def _claim_value(value: Any) -> Any:
+    """One clear message instead of pydantic's one-per-union-member."""
+    if isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError(
+        f"a claim must be text, a number, true/false or a list of text, got {_show(value)}"
+    )
+
+
+def _workers(value: Any) -> Any:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f'expected a number of workers (1 or more) or "auto", got {_show(value)}')
+
+
+def _pairs(value: Any) -> Any:
+    """Justification reads naturally as a mapping (label: text); keep it an ordered list."""
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if isinstance(value, list):
+        return [
+            next(iter(item.items())) if isinstance(item, Mapping) and len(item) == 1 else item
+            for item in value
+        ]
+    return value
+
+
+ClaimValue = Annotated[str | int | float | bool | list[str], BeforeValidator(_claim_value)]
+
+
+# --------------------------------------------------------------------------------- the models
+
+
+class Deploy(_Model):
+    """How to get a fresh deployment before checking it (skipped with ``--no-deploy``)."""
+
+    command: str | None = None
+    """Shell command run from the repository; output is streamed to the log, redacted."""
+    url: str | None = None
+    """URL of the deployment when it is known up front (or when there is no command)."""
+    url_from_output: str | None = None
+    """Regex that finds the deployed URL in the command's output (first match wins)."""
+    timeout: Duration = 900.0
+    """The command is killed after this long: a hung deploy must not hold the runner."""
+    health_path: str = "/health"
+    """Polled on the deployed URL until it answers 2xx, so checks do not race the rollout."""
+    health_timeout: Duration = 120.0
+    """Give up waiting for health after this long."""
+    health_interval: Duration = 2.0
+    """Pause between health polls."""
+    env: Annotated[dict[str, str], BeforeValidator(_numbers_to_text)] = {}
+    """Extra (non-secret) environment for the command; it already inherits the step's."""
+    cwd: str | None = None
+    """Working directory for the command (default: the current one)."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return None if value is None else _absolute_url(value)
+
+    @field_validator("url_from_output")
+    @classmethod
+    def _check_regex(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            re.compile(value)
+        except re.error as exc:
+            where = f" at position {exc.pos}" if exc.pos is not None else ""
+            raise ValueError(
+                f"not a valid regular expression ({exc.msg}{where}) — fix the pattern, and "
+                "single-quote it in YAML so backslashes survive"
+            ) from None
+        return value
+
+    @field_validator("health_path")
+    @classmethod
+    def _check_health_path(cls, value: str) -> str:
+        return _url_or_path(value)
+
+    @field_validator("env")
+    @classmethod
+    def _check_env(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = [
+            ((key,), f"{_show(key)} is not an environment variable name — use letters, digits, _")
+            for key in value
+            if not re.fullmatch(_ENV_NAME_PATTERN, key)
+        ]
+        if problems:
+            raise _Problem(*problems)
+        return value
+
+    @model_validator(mode="after")
+    def _command_or_url(self) -> Deploy:
+        if self.command is None and self.url is None:
+            raise ValueError(
+                "needs command or url — set command: to deploy, or url: for a target that is "
+                "already deployed (or remove deploy: to check target.base_url only)"
+            )
+        if self.url_from_output is not None and self.command is None:
+            raise _Problem(
+                (
+                    ("url_from_output",),
+                    "only applies to the output of command — add command:, or remove it",
+                )
+            )
+        return self
+
+
+class Target(_Model):
+    """What the checks talk to."""
+
+    base_url: str | None = None
+    """Base URL for paths in checks; default: the deployed URL, else deploy.url."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else _absolute_url(value, ("http", "https", "ws", "wss"))
+
+
+class Jwt(_Model):
+    """Mint a test JWT with a shared secret, the way the auth service would."""
+
+    secret_env: str = Field(
+        default="JWT_SECRET_KEY", json_schema_extra={"pattern": _ENV_NAME_PATTERN}
+    )
+    """Name of the environment variable holding the signing secret (never the secret itself)."""
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    """HMAC algorithm the backend expects."""
+    ttl: Duration = 900.0
+    """Token lifetime: long enough for the slowest session, short enough to be harmless."""
+    claims: dict[str, ClaimValue] = {"sub": "golden-path-e2e"}
+    """Claims to put in the token (``iat``/``exp`` are added from ttl)."""
+
+    @field_validator("secret_env")
+    @classmethod
+    def _check_secret_env(cls, value: str) -> str:
+        return _env_name(value)
+
+    def secret(self, env: Mapping[str, str] | None = None) -> str:
+        """The signing secret from the environment (``os.environ`` unless given).
+
+        Raised here rather than at load time: a config is valid without the secret, and
+        ``--dry-run`` or a run without the agent flow must not need it.
+        """
+        source = os.environ if env is None else env
+        value = source.get(self.secret_env, "")
+        if not value:
+            raise ConfigError(
+                f"auth.jwt.secret_env: environment variable {self.secret_env} is not set — "
+                "export it, or pass it to the step with env:"
+            )
+        return value
+
+
+class Auth(_Model):
+    """Where the test token comes from: minted (jwt) or ready-made (token_env)."""
+
+    jwt: Jwt | None = None
+    """Mint tokens locally with a shared secret."""
+    token_env: str | None = Field(default=None, json_schema_extra={"pattern": _ENV_NAME_PATTERN})
+    """Name of an environment variable holding a ready token (e.g. from an OIDC exchange)."""
+    verify_url: str | None = None
+    """Optional endpoint that validates a token; lets the diagnosis tell 'bad token' apart."""
+
+    @field_validator("token_env")
+    @classmethod
+    def _check_token_env(cls, value: str | None) -> str | None:
+        return None if value is None else _env_name(value)
+
+    @field_validator("verify_url")
+    @classmethod
+    def _check_verify_url(cls, value: str | None) -> str | None:
+        return None if value is None else _absolute_url(value)
+
+
+class HealthCheck(_Model):
+    """One infrastructure probe: is it up, and fast enough?"""
+
+    name: str = Field(min_length=1)
+    """Shown in the report, e.g. 'Auth Service Health'."""
+    url: str
+    """A path on the target (``/health``) or an absolute URL (another service)."""
+    expect_status: StrictInt = Field(default=200, ge=100, le=599)
+    """HTTP status that counts as healthy."""
+    max_latency: Duration | None = None
+    """Slower than this is reported as SLOW."""
+    timeout: Duration = 10.0
+    """No answer after this long counts as unreachable."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _url_or_path(value)
+
+
+class Endpoint(_Model):
+    """One API call that the golden path depends on."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    """Shown in the report."""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    """HTTP method."""
+    url: str
+    """A path on the target or an absolute URL."""
+    auth: StrictBool = False
+    """Send the test token as ``Authorization: Bearer``."""
+    expect_status: StrictInt = Field(default=200, ge=100, le=599)
+    """HTTP status that counts as passing."""
+    json_body: Any = Field(default=None, alias="json")
+    """Request body, sent as JSON (key ``json`` in the file)."""
+    timeout: Duration = 10.0
+    """No answer after this long fails the check."""
+    max_latency: Duration | None = None
+    """Slower than this is reported as SLOW."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _url_or_path(value)
+
+
+_DEFAULT_EVENTS = [
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+]
+_DEFAULT_ORDER = [
+    ("agent_started", "agent_completed"),
+    ("agent_started", "tool_executing"),
+    ("tool_executing", "tool_completed"),
+    ("tool_completed", "agent_completed"),
+]
+
+
+class AgentFlow(_Model):
+    """The golden path itself: send a chat message over WebSocket, expect every agent event."""
+
+    url: str = "/ws"
+    """WebSocket path on the target, or an absolute ws(s):// URL."""
+    token_in: Literal["header", "subprotocol", "query", "none"] = "header"
+    """How the token travels: Authorization header, ``Sec-WebSocket-Protocol``, or query."""
+    subprotocol_prefix: str = "jwt."
+    """With token_in: subprotocol, the subprotocol offered is this prefix + the token."""
+    query_param: str = Field(default="token", min_length=1)
+    """With token_in: query, the query parameter carrying the token."""
+    message: dict[str, Any] = {"type": "user_message", "payload": {"content": "What is 2 + 2?"}}
+    """The JSON message sent once connected."""
+    events: list[str] = Field(
+        default=list(_DEFAULT_EVENTS), json_schema_extra={"minItems": 1, "uniqueItems": True}
+    )
+    """Every one of these must arrive for a session to pass; each is a business promise."""
+    event_key: str = "type"
+    """Dotted path to the event name inside each JSON frame, e.g. ``data.event``."""
+    run_key: str | None = "data.run_id"
+    """Dotted path to the run id; events of other runs on the connection are ignored
+    (null: every matching frame counts)."""
+    order: list[tuple[str, str]] = list(_DEFAULT_ORDER)
+    """Pairs [before, after]: the first event must arrive before the second."""
+    strict_order: StrictBool = False
+    """Also require events to arrive exactly in the order listed in events."""
+    timeout: Duration = 30.0
+    """A whole session (connect → last event) must finish within this."""
+    connect_timeout: Duration = 10.0
+    """The WebSocket handshake must finish within this."""
+    sessions: StrictInt = Field(default=1, ge=1, le=1_000_000)
+    """How many golden-path sessions to run (the count of golden-path tests)."""
+    concurrency: StrictInt = Field(default=200, ge=1)
+    """At most this many sessions in flight at once."""
+    runs_per_connection: StrictInt = Field(default=1, ge=1)
+    """Sessions run one after another on each connection (tests reconnect-free reuse)."""
+    compression: StrictBool = False
+    """Offer permessage-deflate; off by default because it costs client CPU at scale."""
+    max_latency: Duration | None = None
+    """A passing session slower than this is reported as SLOW."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_order_follows_events(cls, data: Any) -> Any:
+        """With custom events and no explicit order, keep only the default pairs that apply:
+        the user never wrote those names, so they must not be blamed for them."""
+        if isinstance(data, Mapping) and "order" not in data:
+            events = data.get("events")
+            if isinstance(events, list) and all(isinstance(e, str) for e in events):
+                data = dict(data)
+                data["order"] = [
+                    pair for pair in _DEFAULT_ORDER if pair[0] in events and pair[1] in events
+                ]
+        return data
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one event — e.g. [agent_started, agent_completed]")
+        problems: list[tuple[Loc, str]] = []
+        seen: set[str] = set()
+        for index, name in enumerate(value):
+            if not name.strip():
+                problems.append(((index,), "must not be empty"))
+            elif name in seen:
+                problems.append(((index,), f"{_show(name)} is listed twice — list it once"))
+            seen.add(name)
+        if problems:
+            raise _Problem(*problems)
+        return value
+
+    @field_validator("event_key", "run_key")
+    @classmethod
+    def _check_event_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value or any(not part for part in value.split(".")):
+            raise ValueError(
+                f"{_show(value)} is not a dotted key path — write e.g. type or data.event"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentFlow:
+        problems: list[tuple[Loc, str]] = []
+        if self.connect_timeout > self.timeout:
+            connect, whole = format_duration(self.connect_timeout), format_duration(self.timeout)
+            problems.append(
+                (
+                    (),
+                    f"impossible timeouts: connect_timeout ({connect}) is longer than timeout "
+                    f"({whole}), which covers the whole session — lower connect_timeout to at "
+                    f"most {whole}, or raise timeout",
+                )
+            )
+        for index, pair in enumerate(self.order):
+            for name in pair:
+                if name not in self.events:
+                    close = difflib.get_close_matches(name, self.events, n=1)
+                    fix = f"did you mean {close[0]}?" if close else "add it to events, or fix it"
+                    problems.append(
+                        (
+                            ("order", index),
+                            f"{_show(name)} is not one of events ({', '.join(self.events)}) — "
+                            + fix,
+                        )
+                    )
+        if problems:
+            raise _Problem(*problems)
+        return self
+
+
+class PytestSuite(_Model):
+    """A user pytest suite run as part of the golden path (``--suite NAME`` selects it)."""
+
+    name: str = Field(min_length=1)
+    """Shown in the report and used by ``--suite``."""
+    args: Annotated[list[str], BeforeValidator(_numbers_to_text)] = []
+    """Arguments for pytest, e.g. [tests/e2e, -m, golden_path]."""
+    cwd: str | None = None
+    """Working directory (default: the current one)."""
+    workers: Annotated[int | Literal["auto"] | None, BeforeValidator(_workers)] = None
+    """pytest-xdist workers (``-n``); unset runs without xdist."""
+    timeout: Duration = 1800.0
+    """The suite is stopped after this long."""
+
+
+class Checks(_Model):
+    """Everything that is checked, cheapest first."""
+
+    health: list[HealthCheck] = [HealthCheck(name="Infrastructure Health", url="/health")]
+    """Infrastructure probes; a failure here explains every later failure."""
+    endpoints: list[Endpoint] = []
+    """API calls the golden path depends on."""
+    agent_flow: AgentFlow | None = AgentFlow()
+    """The WebSocket golden path (null disables it)."""
+    pytest: list[PytestSuite] = []
+    """User pytest suites."""
+
+    @field_validator("pytest")
+    @classmethod
+    def _unique_suites(cls, value: list[PytestSuite]) -> list[PytestSuite]:
+        """Suites are selected by name, so a name must pick exactly one."""
+        seen: set[str] = set()
+        problems: list[tuple[Loc, str]] = []
+        for index, suite in enumerate(value):
+            if suite.name in seen:
+                problems.append(
+                    ((index, "name"), f"{_show(suite.name)} is used twice — names must differ")
+                )
+            seen.add(suite.name)
+        if problems:
+            raise _Problem(*problems)
+        return value
+
+
+class Retries(_Model):
+    """Retrying failures finds flaky tests; a pass on retry is flagged, never hidden."""
+
+    failed: StrictInt = Field(default=0, ge=0, le=10)
+    """How many times failed tests are retried."""
+
+
+class Impact(_Model):
+    """Business impact shown next to a blocker: why a missing event matters."""
+
+    at_risk: str = "$500K+ ARR"
+    """What is at risk while the golden path is broken; fills ``{at_risk}``."""
+    events: dict[str, str] = {
+        "agent_started": "Users don't know AI processing began",
+        "agent_thinking": "No real-time reasoning visibility",
+        "tool_executing": "No tool usage transparency",
+        "tool_completed": "No results delivery notifications",
+        "agent_completed": "No completion notifications",
+    }
+    """Per agent event: what users lose when it is missing."""
+    justification: Annotated[
+        list[tuple[str, str]],
+        BeforeValidator(_pairs),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "array",
+                            "prefixItems": [{"type": "string"}, {"type": "string"}],
+                            "minItems": 2,
+                            "maxItems": 2,
+                        },
+                    },
+                    {"type": "object", "additionalProperties": {"type": "string"}},
+                ]
+            }
+        ),
+    ] = [
+        ("Revenue Impact", "Core chat functionality representing {at_risk} completely broken"),
+        ("User Experience", "No real-time progress notifications = poor AI interaction quality"),
+        ("Competitive Risk", "Users cannot see AI working = appears broken/unresponsive"),
+        ("Platform Reliability", "WebSocket events are core differentiator for chat experience"),
+    ]
+    """Business justification lines (label, text); a mapping label: text also works."""
+
+    def justification_items(self) -> list[tuple[str, str]]:
+        """Justification with ``{at_risk}`` filled in (plain replace: text is never a template)."""
+        return [
+            (label, text.replace("{at_risk}", self.at_risk)) for label, text in self.justification
+        ]
+
+
+class Tracking(_Model):
+    """The tracking issue that carries a session from first run to all green."""
+
+    title: str = Field(default="Golden Path: {environment}", min_length=1)
+    """Issue title; ``{environment}`` is replaced. Also how the issue is found again."""
+    labels: list[Annotated[str, Field(min_length=1)]] = ["golden-path"]
+    """Labels put on the issue (and used to find it)."""
+    close_on_green: StrictBool = True
+    """Close the issue when every golden-path test passes."""
+    templates: str | None = None
+    """Directory with template overrides (same names as the packaged templates)."""
+    issue: StrictInt | None = Field(default=None, ge=1)
+    """Pin an existing issue number instead of searching by title and label."""
+    log_limit: StrictInt = Field(default=30, ge=1)
+    """Session log entries kept in the body; older ones move to comments."""
+
+
+class Commands(_Model):
+    """Slash commands in issue comments (``/retest``, ``/why N``)."""
+
+    min_permission: Literal["read", "triage", "write", "maintain", "admin"] = "write"
+    """Least repository permission a commenter needs: any commenter can trigger the workflow,
+    so this check is the only gate."""
+
+
+class Config(_Model):
+    """``.github/golden-path.yml``: every key is optional; an empty file is a working config."""
+
+    environment: str = Field(default="staging", json_schema_extra={"pattern": _ENVIRONMENT_PATTERN})
+    """Name of the environment under test; used in the mission and the issue title."""
+    mission: str = (
+        "Execute comprehensive golden path e2e tests on {environment} until ALL {target_tests} "
+        "tests pass"
+    )
+    """Shown in the session header; ``{environment}`` and ``{target_tests}`` are replaced."""
+    target_tests: StrictInt = Field(default=1000, ge=1)
+    """How many golden-path tests must pass for the session to be done."""
+    deploy: Deploy | None = None
+    """Deploy before checking (omit to check an existing target)."""
+    target: Target = Target()
+    """What the checks talk to."""
+    auth: Auth = Auth()
+    """Where the test token comes from."""
+    checks: Checks = Checks()
+    """What is checked."""
+    retries: Retries = Retries()
+    """Retry policy for failed tests."""
+    impact: Impact = Impact()
+    """Business impact wording for the report."""
+    tracking: Tracking = Tracking()
+    """The tracking issue."""
+    commands: Commands = Commands()
+    """Slash-command policy."""
+
+    @field_validator("environment")
+    @classmethod
+    def _check_environment(cls, value: str) -> str:
+        if not re.fullmatch(_ENVIRONMENT_PATTERN, value):
+            raise ValueError(
+                f"{_show(value)} is not an environment name — use letters, digits, '.', '_' and "
+                "'-' (e.g. staging)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _endpoints_have_a_token(self) -> Config:
+        """An endpoint asking for auth with no token source would fail for the wrong reason."""
+        if self.auth.jwt is None and self.auth.token_env is None:
+            problems = [
+                (
+                    ("checks", "endpoints", index, "auth"),
+                    "needs a token, but auth: sets neither jwt: nor token_env: — configure one "
+                    "of them, or set auth: false",
+                )
+                for index, endpoint in enumerate(self.checks.endpoints)
+                if endpoint.auth
+            ]
+            if problems:
+                raise _Problem(*problems)
+        return self
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def mission_text(self) -> str:
+        """The mission with ``{environment}``/``{target_tests}`` filled in.
+
+        Plain ``str.replace``: the text comes from a file anyone with write access can edit, and
+        ``str.format`` would let ``{0.__class__}``-style fields reach into Python objects.
+        """
+        return self.mission.replace("{environment}", self.environment).replace(
+            "{target_tests}", str(self.target_tests)
+        )
+
+    def title(self) -> str:
+        """The tracking issue title with ``{environment}`` filled in (``str.replace`` only)."""
+        return self.tracking.title.replace("{environment}", self.environment)
+
+    def base_url(self, deployed_url: str | None = None) -> str | None:
+        """Where paths point: target.base_url, else the URL the deploy found, else deploy.url."""
+        if self.target.base_url:
+            return self.target.base_url
+        if deployed_url:
+            return deployed_url
+        return self.deploy.url if self.deploy is not None else None
+
+    def resolve_url(
+        self, url_or_path: str, base: str | None, *, websocket: bool | None = None
+    ) -> str:
+        """An absolute URL for a check: absolute URLs unchanged, paths appended to ``base``.
+
+        The base's own path is kept as a prefix (``https://h/api`` + ``/health`` →
+        ``https://h/api/health``), because targets behind a path prefix are common. The scheme
+        follows the kind of request: WebSocket → ws/wss, HTTP → http/https. ``websocket=None``
+        means "this is the agent flow's URL" when it equals ``checks.agent_flow.url``.
+        """
+        if _is_absolute(url_or_path, ("http", "https", "ws", "wss")):
+            return url_or_path
+        if websocket is None:
+            flow = self.checks.agent_flow
+            websocket = flow is not None and url_or_path == flow.url
+        if not base:
+            raise ConfigError(
+                f"{_show(url_or_path)} is a path, but there is no base URL to put it under — set "
+                "target.base_url, or deploy.url (or deploy.url_from_output)"
+            )
+        parts = urlsplit(base)
+        if websocket:
+            scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+        else:
+            scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+        path = url_or_path if url_or_path.startswith("/") else "/" + url_or_path
+        return urlunsplit((scheme, parts.netloc, "", "", "")) + parts.path.rstrip("/") + path
+
+
+# ------------------------------------------------------------------------ error translation
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` so the walker sees the type that holds the keys."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info
+    return None
+
+
+def _type_at(loc: Loc) -> Any:
+    """The declared type at a key path (``None`` when the path leaves the models)."""
+    tp: Any = Config
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            info = _field(tp, part) if isinstance(part, str) else None
+            if info is None:
+                return None
+            tp = info.annotation
+        elif origin is list and isinstance(part, int):
+            tp = typing.get_args(tp)[0]
+        elif origin is tuple and isinstance(part, int):
+            args = typing.get_args(tp)
+            tp = args[part] if part < len(args) else None
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    tp = _type_at(loc)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _yaml_keys(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += ("." if out else "") + part
+        else:
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return out or "(top level)"
+
+
+def _unknown_key(loc: Loc) -> str:
+    model = _model_at(loc[:-1])
+    if model is None:
+        return "unknown key"
+    key = str(loc[-1])
+    names = {key_name: key_name for key_name in _yaml_keys(model)}
+    names.update({name: info.alias or name for name, info in model.model_fields.items()})
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(key.lower(), list(names), n=1, cutoff=0.6)
+    if close:
+        return f"unknown key — did you mean {names[close[0]]}?"
+    return f"unknown key — valid keys: {', '.join(_yaml_keys(model))}"
+
+
+def _literal(loc: Loc, value: Any, ctx: Mapping[str, Any]) -> str:
+    tp = _type_at(loc)
+    if typing.get_origin(tp) is Literal:
+        choices = [str(choice) for choice in typing.get_args(tp)]
+    else:
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+    message = f"expected one of {', '.join(choices)}, got {_show(value)}"
+    if isinstance(value, str):
+        lowered = {choice.lower(): choice for choice in choices}
+        close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+        if close:
+            message += f" — did you mean {lowered[close[0]]}?"
+    return message
+
+
+def _translate(error: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """One pydantic error → our wording, from its ``type``, ``loc``, ``input`` and ``ctx``."""
+    loc: Loc = tuple(error["loc"])
+    kind: str = error["type"]
+    value = error.get("input")
+    ctx: Mapping[str, Any] = error.get("ctx") or {}
+    scalar = isinstance(value, str | int | float | bool) or value is None
+
+    if kind == "value_error":
+        exc = ctx.get("error")
+        if isinstance(exc, _Problem):
+            return [(loc + at, message) for at, message in exc.items]
+        return [(loc, str(exc))]
+    if kind == "extra_forbidden":
+        return [(loc, _unknown_key(loc))]
+    if kind == "missing":
+        return [(loc, "missing — this key is required")]
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        message = f"expected an integer, got {_show(value)}"
+        if isinstance(value, str) and value.strip().isdigit():
+            message += " — remove the quotes"
+        return [(loc, message)]
+    if kind in ("float_type", "float_parsing"):
+        return [(loc, f"expected a number, got {_show(value)}")]
+    if kind in ("bool_type", "bool_parsing"):
+        return [(loc, f"expected true or false, got {_show(value)}")]
+    if kind == "string_type":
+        message = f"expected text, got {_show(value)}"
+        if scalar and value is not None:
+            message += f' — quote it: "{_show(value)}"'
+        return [(loc, message)]
+    if kind == "string_too_short":
+        return [(loc, "must not be empty")]
+    if kind == "list_type":
+        message = f"expected a list, got {_show(value)}"
+        if scalar and value is not None:
+            message += f" — write [{value if not isinstance(value, bool) else _show(value)}]"
+        return [(loc, message)]
+    if kind == "tuple_type":
+        return [(loc, f"expected a pair [first, second], got {_show(value)}")]
+    if kind in ("dict_type", "model_type", "model_attributes_type", "mapping_type"):
+        return [(loc, f"expected a mapping (key: value lines), got {_show(value)}")]
+    if kind in ("too_short", "too_long"):
+        actual = ctx.get("actual_length")
+        if str(ctx.get("field_type", "")).lower() == "tuple":
+            return [(loc, f"expected a pair [first, second], got {actual} item(s)")]
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        word = "at least" if kind == "too_short" else "at most"
+        return [(loc, f"needs {word} {bound} item(s), got {actual}")]
+    if kind == "literal_error":
+        return [(loc, _literal(loc, value, ctx))]
+    bounds = {
+        "greater_than_equal": ("ge", "must be at least"),
+        "greater_than": ("gt", "must be more than"),
+        "less_than_equal": ("le", "must be at most"),
+        "less_than": ("lt", "must be less than"),
+    }
+    if kind in bounds:
+        key, words = bounds[kind]
+        return [(loc, f"{words} {ctx.get(key)}, got {_show(value)}")]
+    if kind == "string_pattern_mismatch":
+        return [(loc, f"{_show(value)} does not match {ctx.get('pattern')}")]
+    return [(loc, f"invalid value {_show(value)} — see the config schema for this key")]
+
+
+def _secret_fix(loc: Loc, key: str) -> str:
+    """Point at the ``*_env`` key that fits the place the secret was written."""
+    env_key = key.lower().replace("-", "_") + "_env"
+    model = _model_at(loc)
+    if model is not None and env_key in model.model_fields:
+        default = model.model_fields[env_key].default
+        if isinstance(default, str) and default:
+            name = default
+        else:
+            name = "_".join([*(str(p).upper() for p in loc if isinstance(p, str)), key.upper()])
+        return f"put the value in an environment variable and name it: {env_key}: {name}"
+    if loc[:1] == ("deploy",):
+        return (
+            "put the value in an environment variable of the workflow step; the deploy command "
+            "inherits it"
+        )
+    return (
+        "put the value in an environment variable and name it in auth: "
+        "(jwt.secret_env or token_env)"
+    )
+
+
+def _prepare(value: Any, loc: Loc, problems: list[tuple[Loc, str]]) -> Any:
+    """Copy the raw data with keys as text, dropping (and reporting) inline secrets.
+
+    Done before validation so a secret is reported once, for what it is, and its value never
+    appears in any message.
+    """
+    if isinstance(value, Mapping):
+        clean: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, bool) or key is None:
+                problems.append(
+                    (
+                        loc,
+                        f"key {_show(key)} is not a name — quote it (YAML reads on/off/yes/no as "
+                        "true/false)",
+                    )
+                )
+                continue
+            name = key if isinstance(key, str) else str(key)
+            if name.lower().replace("-", "_") in _SECRET_KEYS:
+                problems.append(
+                    (
+                        (*loc, name),
+                        f"secrets never go in the config file — {_secret_fix(loc, name)}",
+                    )
+                )
+                continue
+            clean[name] = _prepare(item, (*loc, name), problems)
+        return clean
+    if isinstance(value, list | tuple):
+        return [_prepare(item, (*loc, index), problems) for index, item in enumerate(value)]
+    return value
+
+
+def _line_of(loc: Loc, positions: Mapping[Loc, int] | None) -> int | None:
+    if not positions:
+        return None
+    for size in range(len(loc), -1, -1):
+        line = positions.get(loc[:size])
+        if line is not None:
+            return line
+    return None
+
+
+def _raise(source: str, found: list[tuple[Loc, str]], positions: Mapping[Loc, int] | None) -> None:
+    entries: list[tuple[int | None, str]] = []
+    for loc, message in found:
+        entry = (_line_of(loc, positions), f"{_dotted(loc)}: {message}")
+        if entry not in entries:
+            entries.append(entry)
+    entries.sort(key=lambda entry: entry[0] or 0)
+    count = len(entries)
+    lines = [f"{source} is not a valid golden-path config ({count} problem{'s' * (count != 1)}):"]
+    for line, problem in entries[:_MAX_SHOWN_PROBLEMS]:
+        lines.append(f"  {source}:{line}: {problem}" if line else f"  {problem}")
+    if count > _MAX_SHOWN_PROBLEMS:
+        lines.append(f"  … and {count - _MAX_SHOWN_PROBLEMS} more")
+    raise ConfigError(
+        "\n".join(lines),
+        [problem for _, problem in entries],
+        source=source,
+        lines=[line for line, _ in entries],
+    )
+
+
+def _is_extension(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith("x-")
+
+
+def _parse(data: Any, source: str, positions: Mapping[Loc, int] | None) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        message = (
+            f"{source}: the top level must be a mapping (key: value lines such as "
+            f"environment: staging), got {_show(data)}"
+        )
+        raise ConfigError(message, source=source)
+    found: list[tuple[Loc, str]] = []
+    # Top-level ``x-…`` keys are ignored (as in Compose and OpenAPI): a home for YAML anchors.
+    data = {key: value for key, value in data.items() if not _is_extension(key)}
+    clean = _prepare(data, (), found)
+    try:
+        config = Config.model_validate(clean, context=FILE_CONTEXT)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            found.extend(_translate(error))
+    if found:
+        _raise(source, found, positions)
+    return config
+
+
+def parse_config(data: Mapping[str, Any] | None, source: str = "<config>") -> Config:
+    """Validate already-parsed config data (e.g. from YAML or a test) into a :class:`Config`.
+
+    Same rules as a file: durations need units, secrets are refused, every problem reported.
+    """
+    return _parse(data, source, None)
+
+
+# ------------------------------------------------------------------------------ YAML loading
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys: PyYAML keeps the last one silently, which turns a
+    second ``checks:`` block into a mysteriously ignored first one."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Any:
+    seen: dict[tuple[str, str], yaml.Mark] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        ident = (key_node.tag, key_node.value)
+        if ident in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {_show(key_node.value)} (first on line {seen[ident].line + 1}) "
+                "— merge the two into one",
+                key_node.start_mark,
+            )
+        seen[ident] = key_node.start_mark
+    data: dict[Any, Any] = {}
+    yield data
+    data.update(loader.construct_mapping(node))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _positions(node: yaml.Node | None, loc: Loc = (), out: dict[Loc, int] | None = None) -> dict:
+    """Key path → 1-based line, so each problem can say where it is."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                out.setdefault((*loc, key_node.value), key_node.start_mark.line + 1)
+                _positions(value_node, (*loc, key_node.value), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*loc, index)] = item.start_mark.line + 1
+            _positions(item, (*loc, index), out)
+    return out
+
+
+def _yaml_error(source: str, text: str, exc: yaml.YAMLError) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if context and problem.startswith("but "):
+        problem = f"{context}, {problem}"
+    elif context and "duplicate" not in problem:
+        problem = f"{problem} ({context})"
+    if mark is None:
+        headline = f"{source}: invalid YAML — {problem}"
+        return ConfigError(headline, [headline], source=source)
+    headline = f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML — {problem}"
+    lines = [headline]
+    source_lines = text.splitlines()
+    if 0 <= mark.line < len(source_lines):
+        lines += ["    " + source_lines[mark.line], "    " + " " * mark.column + "^"]
+    if "duplicate" not in problem:
+        lines.append(
+            "Check indentation (spaces, not tabs) and quoting on that line or the one before; "
+            "quote values that contain ': ' or ' #'."
+        )
+    return ConfigError("\n".join(lines), [headline], source=source, lines=[mark.line + 1])
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, parse and validate a config file; any problem is a :class:`ConfigError`.
+
+    An empty file (or one with only comments) is valid and means "all defaults".
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{source}: config file not found — create it (every key is optional; an empty file "
+            "uses the defaults), or pass --config PATH",
+            source=source,
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{source}: is a directory — pass the YAML file, e.g. --config {DEFAULT_PATH}",
+            source=source,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{source}: not UTF-8 text (bad byte at offset {exc.start}) — save it as UTF-8",
+            source=source,
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: cannot be read ({exc.strerror or exc}) — check the path and permissions",
+            source=source,
+        ) from None
+
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(source, text, exc) from None
+    finally:
+        loader.dispose()
+    return _parse(data, source, _positions(node))
+
+
+# ------------------------------------------------------------------------------- JSON Schema
+
+
+class _SchemaGenerator(GenerateJsonSchema):
+    """Show duration defaults the way the file spells them (``"15m"``, not ``900``)."""
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        json_schema = super().default_schema(schema)
+        default = json_schema.get("default")
+        if (
+            json_schema.get("pattern") == DURATION_PATTERN
+            and isinstance(default, int | float)
+            and not isinstance(default, bool)
+        ):
+            json_schema["default"] = format_duration(default)
+        return json_schema
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the config file, for editors and ``yaml-language-server``.
+
+    Durations are strings with a pattern; keys appear as written in the file (``json``, not
+    ``json_body``).
+    """
+    schema = Config.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    schema["patternProperties"] = {"^x-": {"description": "Ignored: a place for YAML anchors."}}
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "title": "Golden Path Bot configuration (.github/golden-path.yml)",
+        **{key: value for key, value in schema.items() if key != "title"},
+    }
