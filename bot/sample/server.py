@@ -1,0 +1,844 @@
+"""The bundled sample staging target: an agent-chat backend plus the auth service it trusts.
+
+It is shaped like the production backends the bot checks: the WebSocket handshake always succeeds
+and authentication happens after the upgrade, so a wrong secret shows up as an ``error_message``
+frame and a 1008 close rather than an HTTP 401. Fault switches reproduce, one by one, the ways a
+golden path breaks on staging, so the demo, the tests and the benchmarks can see each of them.
+
+HTTP is answered from websockets' ``process_request`` hook, so one library serves both protocols.
+That hook cannot read request bodies: websockets' parser drops any request whose
+``Content-Length`` is not 0 *without a response*. ``POST /auth/validate`` therefore takes the
+token from the ``Authorization: Bearer`` header only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import http
+import itertools
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from email.utils import formatdate
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import parse_qs
+
+import jwt
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+__all__ = ["DEMO_SECRET", "EVENTS", "FAULTS", "SampleTarget", "main", "parse_faults"]
+
+DEMO_SECRET: Final = "golden-path-demo-secret"
+EVENTS: Final = (
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+)
+FAULTS: Final = (
+    "auth",
+    "expired",
+    "auth-down",
+    "drop:",
+    "reorder",
+    "duplicate",
+    "slow:",
+    "hang",
+    "crash",
+    "close-early",
+    "health-down",
+    "noise",
+    "binary",
+    "malformed",
+    "api-error",
+)
+_FLAG_FAULTS: Final = frozenset(f for f in FAULTS if not f.endswith(":"))
+_VALID_FAULTS: Final = ", ".join(
+    {"drop:": "drop:<event>", "slow:": "slow:<seconds>"}.get(f, f) for f in FAULTS
+)
+
+AUTH_CLOSE_CODE: Final = 1008
+AUTH_CLOSE_REASON: Final = "SSOT Auth failed"
+EXPIRED_CLOCK_SKEW: Final = 3600.0
+REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "iss", "aud")
+SUBPROTOCOL_PREFIX: Final = "jwt."
+AGENT_NAME: Final = "supervisor"
+
+# A logger of our own, quiet by default: websockets logs every connection at INFO, and an
+# application that turns INFO on must not pay for that at thousands of sessions per second.
+_wire_logger = logging.getLogger("bot.sample.wire")
+_wire_logger.setLevel(logging.WARNING)
+_log = logging.getLogger(__name__)
+# asyncio's default of 100 overflows when a benchmark opens thousands of sessions at once.
+_BACKLOG: Final = 4096
+
+_EVENT_DATA: Final[dict[str, dict[str, Any]]] = {
+    "agent_started": {"status": "started", "message": "Processing your request"},
+    "agent_thinking": {"thought": "Working out the answer step by step"},
+    "tool_executing": {"tool_name": "calculator", "parameters": {"expression": "2 + 2"}},
+    "tool_completed": {"tool_name": "calculator", "result": {"value": 4}},
+    "agent_completed": {"status": "completed", "result": {"response": "2 + 2 = 4"}},
+}
+
+
+def _event_template(name: str) -> tuple[str, str]:
+    """Split an event envelope around its run id so a frame is two concatenations, not a dump."""
+    extra = json.dumps(_EVENT_DATA[name], separators=(",", ":"))[1:-1]
+    head = f'{{"type":"{name}","data":{{"run_id":"'
+    tail = f'","agent_name":"{AGENT_NAME}",{extra}}},"timestamp":'
+    return head, tail
+
+
+_TEMPLATES: Final = {name: _event_template(name) for name in EVENTS}
+_MALFORMED_FRAME: Final = "<html><body>502 Bad Gateway</body></html>"
+_BINARY_FRAME: Final = b"\x00\x01golden-path-sample\xff"
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults
+
+
+_EVENT, _NOISE, _CLOSE, _BINARY, _MALFORMED = range(5)
+_Step = tuple[int, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything a fault set changes, computed once so the per-message path only reads it."""
+
+    faults: tuple[str, ...]
+    verifier: _Verifier
+    steps: tuple[_Step, ...]
+    delay: float
+    clock_offset: float
+    auth_down: bool
+    health_down: bool
+    api_error: bool
+
+
+def parse_faults(specs: Iterable[str]) -> tuple[str, ...]:
+    """Validate fault specs early so a typo fails loudly instead of silently testing nothing.
+
+    Each item may hold several comma-separated specs (handy for env vars and CI matrices).
+    Returns the canonical specs in first-seen order, without duplicates.
+    """
+    if isinstance(specs, str):
+        specs = (specs,)
+    seen: dict[str, None] = {}
+    for item in specs:
+        for raw in str(item).split(","):
+            spec = raw.strip().lower()
+            if not spec:
+                continue
+            name, sep, arg = spec.partition(":")
+            if not sep and spec in _FLAG_FAULTS:
+                seen[spec] = None
+            elif sep and name == "drop":
+                if arg not in EVENTS:
+                    raise ValueError(
+                        f"unknown event in fault {spec!r}; valid events: {', '.join(EVENTS)}"
+                    )
+                seen[spec] = None
+            elif sep and name == "slow":
+                try:
+                    seconds = float(arg)
+                except ValueError:
+                    seconds = -1.0
+                if not 0 <= seconds < float("inf"):
+                    raise ValueError(f"fault {spec!r} needs a number of seconds >= 0")
+                seen[f"slow:{arg}"] = None
+            else:
+                raise ValueError(f"unknown fault {spec!r}; valid faults: {_VALID_FAULTS}")
+    return tuple(seen)
+
+
+def _build_plan(
+    faults: tuple[str, ...], event_delay: float, secret: str, issuer: str, audience: str
+) -> _Plan:
+    """The verifier lives in the plan so a fault switch never pairs old token rules with new
+    events (or vice versa) on a connection that reads the plan mid-change."""
+    flags = set(faults)
+    drop = {f.partition(":")[2] for f in faults if f.startswith("drop:")}
+    slow = [float(f.partition(":")[2]) for f in faults if f.startswith("slow:")]
+    order = list(EVENTS)
+    if "reorder" in flags:
+        i, j = order.index("tool_executing"), order.index("tool_completed")
+        order[i], order[j] = order[j], order[i]
+    if "duplicate" in flags:
+        order.insert(order.index("agent_thinking"), "agent_thinking")
+
+    steps: list[_Step] = []
+    if "binary" in flags:
+        steps.append((_BINARY, None, None))
+    if "malformed" in flags:
+        steps.append((_MALFORMED, None, None))
+    sent_any = False
+    for index, name in enumerate(order):
+        if name not in drop:
+            if "noise" in flags and sent_any:
+                steps.append((_NOISE, name, None))
+            steps.append((_EVENT, *_TEMPLATES[name]))
+            sent_any = True
+        following = order[index + 1] if index + 1 < len(order) else None
+        if name == "agent_started" and "crash" in flags:
+            steps.append((_CLOSE, 1011, "Internal server error"))
+            break
+        if name == "agent_thinking" and following != name and "close-early" in flags:
+            steps.append((_CLOSE, 1000, ""))
+            break
+    if "hang" in flags:
+        steps = []
+    clock_offset = EXPIRED_CLOCK_SKEW if "expired" in flags else 0.0
+    key = f"not-{secret}" if "auth" in flags else secret
+    return _Plan(
+        faults=faults,
+        verifier=_Verifier(key, issuer, audience, clock_offset),
+        steps=tuple(steps),
+        delay=max(0.0, event_delay) + (slow[-1] if slow else 0.0),
+        clock_offset=clock_offset,
+        auth_down="auth-down" in flags,
+        health_down="health-down" in flags,
+        api_error="api-error" in flags,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+
+class _Verifier:
+    """JWT checks for one (secret, clock) pair; successes are cached because benchmarks reuse
+    one token across thousands of sessions and HMAC + JSON parsing would dominate otherwise."""
+
+    __slots__ = ("_audience", "_cache", "_clock_offset", "_issuer", "_key")
+    _CACHE_LIMIT = 4096
+
+    def __init__(self, key: str, issuer: str, audience: str, clock_offset: float) -> None:
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self._clock_offset = clock_offset
+        self._cache: dict[str, tuple[dict[str, Any], float]] = {}
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims or raise ``jwt.InvalidTokenError`` with pyjwt's own reason."""
+        hit = self._cache.get(token)
+        if hit is None:
+            # exp is checked below against this service's clock, which a fault may skew;
+            # pyjwt always reads the real clock.
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": list(REQUIRED_CLAIMS), "verify_exp": False},
+            )
+            try:
+                exp = float(claims["exp"])
+            except (TypeError, ValueError, OverflowError):
+                raise jwt.DecodeError("Expiration Time claim (exp) must be an integer.") from None
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            hit = self._cache[token] = (claims, exp)
+        claims, exp = hit
+        if exp <= time.time() + self._clock_offset:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        return claims
+
+
+def _bearer(headers: Headers) -> str | None:
+    value = headers.get("Authorization")
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """Echo the ``jwt.<token>`` protocol the client offered, as browsers require an echo."""
+    for protocol in offered:
+        if protocol.startswith(SUBPROTOCOL_PREFIX):
+            return protocol
+    return None
+
+
+def _json_response(status: int, body: Any, now: float) -> Response:
+    data = json.dumps(body).encode()
+    headers = Headers(
+        [
+            ("Date", formatdate(now, usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+        ]
+    )
+    return Response(status, http.HTTPStatus(status).phrase, headers, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The target
+
+
+class SampleTarget:
+    """A backend and an auth service on loopback ports, with runtime fault switches.
+
+    ``start()`` serves from a background thread with its own event loop (tests, demo);
+    ``await serve()`` serves in the caller's loop (CLI, benchmarks in a subprocess).
+    """
+
+    def __init__(
+        self,
+        secret: str = DEMO_SECRET,
+        faults: Iterable[str] = (),
+        event_delay: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auth_port: int = 0,
+        issuer: str = "auth-service",
+        audience: str = "backend",
+    ) -> None:
+        self.secret = secret
+        self.host = host
+        self.port = port
+        self.auth_port = auth_port
+        self.issuer = issuer
+        self.audience = audience
+        self.event_delay = event_delay
+        self._true_verifier = _Verifier(secret, issuer, audience, 0.0)
+        self._plan = self._make_plan(faults)
+        self._stats = dict.fromkeys(("connections", "auth_failures", "messages", "events_sent"), 0)
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(3)
+        self._faults_lock = threading.Lock()
+        self._life_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+        self._auth_server: Server | None = None
+        self._auth_lock: asyncio.Lock | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # -- public surface --------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._netloc(self.port)}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._netloc(self.port)}/ws"
+
+    @property
+    def auth_url(self) -> str:
+        return f"http://{self._netloc(self.auth_port)}"
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        return self._plan.faults
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """A snapshot: counters only grow on the server loop, so readers get a consistent copy."""
+        return dict(self._stats)
+
+    def reset_stats(self) -> None:
+        for key in self._stats:
+            self._stats[key] = 0
+
+    def mint_token(self, sub: str = "golden-path-e2e", ttl: float = 900.0, **claims: Any) -> str:
+        """A token the auth service accepts; tests and the demo need one without the bot's code."""
+        now = int(time.time())
+        payload: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + int(ttl)}
+        payload.update(iss=self.issuer, aud=self.audience)
+        payload.update(claims)
+        return jwt.encode(payload, self.secret, algorithm="HS256")
+
+    def set_faults(self, *faults: str) -> None:
+        """Replace the fault set; returns once the auth port is closed or reopened to match.
+
+        Safe from any thread. Called on the serving loop's own thread it cannot wait, so the
+        auth port follows a moment later.
+        """
+        plan = self._make_plan(faults)
+        with self._faults_lock:
+            self._plan = plan
+            loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if self._on_loop_thread(loop):
+            task = loop.create_task(self._sync_auth_server())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._sync_auth_server(), loop)
+        except RuntimeError:  # the loop closed under us: stop() won the race
+            return
+        while True:
+            try:
+                future.result(timeout=0.5)
+                return
+            except concurrent.futures.CancelledError:
+                return
+            except TimeoutError:
+                if loop.is_closed():
+                    future.cancel()
+                    return
+
+    def start(self) -> Self:
+        """Serve from a background thread; returns once both ports are listening."""
+        with self._life_lock:
+            if self._thread is not None:
+                return self
+            ready = threading.Event()
+            self._startup_error = None
+            thread = threading.Thread(
+                target=self._thread_main, args=(ready,), name="sample-target", daemon=True
+            )
+            thread.start()
+            ready.wait()
+            if self._startup_error is not None:
+                thread.join()
+                error, self._startup_error = self._startup_error, None
+                raise error
+            self._thread = thread
+        return self
+
+    def stop(self) -> None:
+        """Close both servers and every connection, then join the thread; idempotent."""
+        with self._life_lock:
+            loop, stopping, thread = self._loop, self._stopping, self._thread
+            if loop is not None and stopping is not None and not loop.is_closed():
+                if self._on_loop_thread(loop):
+                    stopping.set()
+                else:
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(stopping.set)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+                self._thread = None
+
+    async def serve(self, on_ready: Callable[[], object] | None = None) -> None:
+        """Serve in the running loop until cancelled or ``stop()``; ``on_ready`` once listening."""
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        self._auth_lock = asyncio.Lock()
+        backend = await serve(
+            self._handle_ws,
+            self.host,
+            self.port,
+            process_request=self._backend_http,
+            select_subprotocol=_select_subprotocol,
+            server_header="golden-path-sample",
+            ping_interval=None,
+            close_timeout=2,
+            logger=_wire_logger,
+            backlog=_BACKLOG,
+        )
+        try:
+            self.port = backend.sockets[0].getsockname()[1]
+            await self._open_auth_server()
+            with self._faults_lock:
+                self._loop, self._stopping = loop, stopping
+            await self._sync_auth_server()
+            if on_ready is not None:
+                on_ready()
+            await stopping.wait()
+        finally:
+            stopping.set()
+            with self._faults_lock:
+                self._loop = None
+            await self._shutdown(backend)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SampleTarget({self.base_url!r}, faults={self.faults!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _thread_main(self, ready: threading.Event) -> None:
+        try:
+            with asyncio.Runner() as runner:
+                runner.run(self.serve(on_ready=ready.set))
+        except BaseException as exc:
+            if ready.is_set():
+                _log.exception("sample target crashed")
+            else:
+                self._startup_error = exc
+        finally:
+            ready.set()
+
+    async def _open_auth_server(self) -> None:
+        self._auth_server = await serve(
+            self._reject_ws,
+            self.host,
+            self.auth_port,
+            process_request=self._auth_http,
+            compression=None,
+            server_header="golden-path-sample-auth",
+            ping_interval=None,
+            logger=_wire_logger,
+        )
+        self.auth_port = self._auth_server.sockets[0].getsockname()[1]
+
+    async def _sync_auth_server(self) -> None:
+        """Make the auth port's state match the ``auth-down`` switch (idempotent)."""
+        assert self._auth_lock is not None
+        async with self._auth_lock:
+            if self._stopping is None or self._stopping.is_set():
+                return
+            down = self._plan.auth_down
+            if down and self._auth_server is not None:
+                server, self._auth_server = self._auth_server, None
+                server.close()
+                await server.wait_closed()
+            elif not down and self._auth_server is None:
+                await self._open_auth_server()
+
+    async def _shutdown(self, backend: Server) -> None:
+        for task in list(self._pending):
+            task.cancel()
+        servers = [backend]
+        assert self._auth_lock is not None
+        async with self._auth_lock:  # an auth-down toggle in flight must not reopen the port
+            if self._auth_server is not None:
+                servers.append(self._auth_server)
+                self._auth_server = None
+        for server in servers:
+            server.close()
+        closed = asyncio.ensure_future(asyncio.gather(*(s.wait_closed() for s in servers)))
+        # A client that stopped reading keeps its handler blocked on a full socket; don't let
+        # it hold stop() hostage.
+        done, _ = await asyncio.wait([closed], timeout=1.0)
+        if not done:
+            for server in servers:
+                for task in server.handler_tasks:
+                    task.cancel()
+            await closed
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _make_plan(self, faults: Iterable[str]) -> _Plan:
+        specs = parse_faults(faults)
+        return _build_plan(specs, self.event_delay, self.secret, self.issuer, self.audience)
+
+    def _netloc(self, port: int) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{port}"
+
+    def _next_id(self, kind: str) -> str:
+        return f"{kind}-{self._id_prefix}-{next(self._ids)}"
+
+    @staticmethod
+    def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+        try:
+            return asyncio.get_running_loop() is loop
+        except RuntimeError:
+            return False
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _backend_http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path, _, _ = request.path.partition("?")
+        if path == "/ws":
+            return None
+        plan = self._plan
+        now = time.time() + plan.clock_offset
+        if path not in ("/health", "/api/status", "/api/threads"):
+            return _json_response(404, {"error": f"Not found: {path}"}, now)
+        if request.method != "GET":
+            return _json_response(405, {"error": "Method not allowed"}, now)
+        if path == "/health":
+            if plan.health_down:
+                return _json_response(503, {"status": "unhealthy", "service": "backend"}, now)
+            return _json_response(
+                200, {"status": "healthy", "service": "backend", "time": now}, now
+            )
+        if path == "/api/status":
+            body = {
+                "status": "ok",
+                "service": "backend",
+                "websocket": "/ws",
+                "events": list(EVENTS),
+                "time": now,
+            }
+            return _json_response(200, body, now)
+        token = _bearer(request.headers)
+        if token is None:
+            return _json_response(401, {"error": "No token provided"}, now)
+        if plan.auth_down:
+            return _json_response(503, {"error": "Auth service unavailable"}, now)
+        try:
+            claims = plan.verifier.verify(token)
+        except jwt.InvalidTokenError as exc:
+            return _json_response(401, {"error": str(exc)}, now)
+        if plan.api_error:
+            return _json_response(500, {"error": "Internal server error"}, now)
+        threads = [
+            {"id": "thread-1", "title": "What is 2 + 2?", "user_id": claims["sub"]},
+            {"id": "thread-2", "title": "Golden path smoke test", "user_id": claims["sub"]},
+        ]
+        return _json_response(200, threads, now)
+
+    def _auth_http(self, connection: ServerConnection, request: Request) -> Response:
+        path, _, _ = request.path.partition("?")
+        now = time.time()
+        if path == "/health":
+            if request.method != "GET":
+                return _json_response(405, {"error": "Method not allowed"}, now)
+            return _json_response(200, {"status": "healthy", "service": "auth", "time": now}, now)
+        if path != "/auth/validate":
+            return _json_response(404, {"error": f"Not found: {path}"}, now)
+        if request.method not in ("POST", "GET"):
+            return _json_response(405, {"error": "Method not allowed"}, now)
+        token = _bearer(request.headers)
+        if token is None:
+            return _json_response(401, {"valid": False, "error": "No token provided"}, now)
+        try:
+            claims = self._true_verifier.verify(token)
+        except jwt.InvalidTokenError as exc:
+            return _json_response(401, {"valid": False, "error": str(exc)}, now)
+        return _json_response(200, {"valid": True, "claims": claims}, now)
+
+    # -- WebSocket -------------------------------------------------------------------------
+
+    @staticmethod
+    async def _reject_ws(ws: ServerConnection) -> None:
+        await ws.close(1008, "No WebSocket endpoint here")
+
+    def _authenticate(
+        self, ws: ServerConnection, plan: _Plan
+    ) -> tuple[dict[str, Any] | None, str, str]:
+        request = ws.request
+        assert request is not None
+        token = _bearer(request.headers)
+        if token is None:
+            subprotocol = ws.subprotocol
+            if subprotocol is not None and subprotocol.startswith(SUBPROTOCOL_PREFIX):
+                token = subprotocol[len(SUBPROTOCOL_PREFIX) :]
+        if token is None:
+            _, _, query = request.path.partition("?")
+            if query:
+                values = parse_qs(query).get("token")
+                token = values[0] if values else None
+        if not token:
+            return None, "NO_TOKEN", "No token provided"
+        if plan.auth_down:
+            return None, "AUTH_SERVICE_UNAVAILABLE", "Auth service unreachable"
+        try:
+            return plan.verifier.verify(token), "", ""
+        except jwt.ExpiredSignatureError as exc:
+            return None, "TOKEN_EXPIRED", str(exc)
+        except jwt.InvalidTokenError as exc:
+            return None, "AUTH_FAILED", str(exc)
+
+    @staticmethod
+    def _error_frame(code: str, message: str, detail: str, now: float) -> str:
+        data = {"error_code": code, "message": message, "detail": detail}
+        return json.dumps({"type": "error_message", "data": data, "timestamp": now})
+
+    async def _handle_ws(self, ws: ServerConnection) -> None:
+        stats = self._stats
+        stats["connections"] += 1
+        plan = self._plan
+        claims, code, detail = self._authenticate(ws, plan)
+        try:
+            if claims is None:
+                stats["auth_failures"] += 1
+                now = time.time() + plan.clock_offset
+                await ws.send(self._error_frame(code, AUTH_CLOSE_REASON, detail, now))
+                await ws.close(AUTH_CLOSE_CODE, AUTH_CLOSE_REASON)
+                return
+            user = json.dumps(claims["sub"])
+            now = time.time() + plan.clock_offset
+            await ws.send(
+                '{"type":"connection_established","data":{"connection_id":"'
+                f'{self._next_id("conn")}","user_id":{user}}},"timestamp":{now!r}}}'
+            )
+            async for message in ws:
+                if not await self._on_message(ws, message):
+                    return
+        except ConnectionClosed:
+            pass
+
+    async def _on_message(self, ws: ServerConnection, message: str | bytes) -> bool:
+        """Answer one client frame; False once the server closed the connection itself."""
+        kind = None
+        if isinstance(message, str):
+            try:
+                parsed = json.loads(message)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                kind = parsed.get("type")
+                if kind == "user_message":
+                    self._stats["messages"] += 1
+                    return await self._run(ws)
+                if kind == "ping":
+                    now = time.time() + self._plan.clock_offset
+                    await ws.send(f'{{"type":"pong","timestamp":{now!r}}}')
+                    return True
+        now = time.time() + self._plan.clock_offset
+        if kind is None:
+            frame = self._error_frame("INVALID_MESSAGE", "Expected a JSON object", "", now)
+        else:
+            detail = f"Unknown message type: {kind}"
+            frame = self._error_frame("UNKNOWN_MESSAGE", "Unknown message type", detail, now)
+        await ws.send(frame)
+        return True
+
+    async def _run(self, ws: ServerConnection) -> bool:
+        """Stream one agent run as the current fault plan dictates."""
+        plan = self._plan
+        run_id = self._next_id("run")
+        # With a delay, wake on close rather than after the sleep, so a client giving up or
+        # stop() never waits for a slow fault to run its course.
+        closed = asyncio.ensure_future(ws.wait_closed()) if plan.delay else None
+        try:
+            return await self._steps(ws, plan, run_id, closed)
+        finally:
+            if closed is not None:
+                closed.cancel()
+
+    async def _steps(
+        self, ws: ServerConnection, plan: _Plan, run_id: str, closed: asyncio.Future[None] | None
+    ) -> bool:
+        delay, offset, stats = plan.delay, plan.clock_offset, self._stats
+        for kind, a, b in plan.steps:
+            if kind == _EVENT:
+                if closed is not None:
+                    await asyncio.wait((closed,), timeout=delay)
+                    if closed.done():
+                        return False
+                stats["events_sent"] += 1
+                await ws.send(f"{a}{run_id}{b}{time.time() + offset!r}}}")
+            elif kind == _NOISE:
+                now = time.time() + offset
+                head, tail = _TEMPLATES[a]
+                await ws.send(f'{{"type":"heartbeat","timestamp":{now!r}}}')
+                await ws.send(
+                    f'{{"type":"agent_progress","data":{{"run_id":"{run_id}",'
+                    f'"agent_name":"{AGENT_NAME}","progress":"working"}},"timestamp":{now!r}}}'
+                )
+                await ws.send(f"{head}{self._next_id('run-other')}{tail}{now!r}}}")
+            elif kind == _CLOSE:
+                await ws.close(a, b)
+                return False
+            elif kind == _BINARY:
+                await ws.send(_BINARY_FRAME)
+            elif kind == _MALFORMED:
+                await ws.send(_MALFORMED_FRAME)
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the sample target until SIGINT/SIGTERM (``python -m bot.sample``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.sample",
+        description="Serve the bundled sample agent-chat backend and its auth service.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="backend port (0: any free port)")
+    parser.add_argument("--auth-port", type=int, default=0, help="auth service port (0: any)")
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("JWT_SECRET_KEY") or DEMO_SECRET,
+        help="HS256 secret (default: $JWT_SECRET_KEY or the demo secret)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"repeatable; one of: {', '.join(FAULTS)} (drop:<event>, slow:<seconds>)",
+    )
+    parser.add_argument("--event-delay", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--issuer", default="auth-service")
+    parser.add_argument("--audience", default="backend")
+    args = parser.parse_args(argv)
+    try:
+        target = SampleTarget(
+            secret=args.secret,
+            faults=args.fault,
+            event_delay=args.event_delay,
+            host=args.host,
+            port=args.port,
+            auth_port=args.auth_port,
+            issuer=args.issuer,
+            audience=args.audience,
+        )
+    except ValueError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+    if target.secret == DEMO_SECRET:
+        # The demo secret is public and short on purpose; pyjwt's key-length warning is noise here.
+        warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
+
+    def ready() -> None:
+        print(f"backend {target.base_url} ws {target.ws_url} auth {target.auth_url}", flush=True)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, target.stop)
+        await target.serve(on_ready=ready)
+
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    try:
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        loop_factory = uvloop.new_event_loop
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
