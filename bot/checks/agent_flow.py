@@ -1,0 +1,448 @@
+"""The WebSocket agent flow: connect with a JWT, send a message, await the agent's events.
+
+Golden-path sessions are latency-bound (an agent thinks, calls tools, answers), so
+throughput comes from having many in flight; on a 2-core runner the client's own CPU per
+session is the ceiling. Hence: a fixed pool of workers instead of one task per session,
+pre-serialised messages, no compression or keepalive pings unless asked for, passing
+sessions counted rather than kept, and uvloop when it is installed.
+
+Real backends send more than the five events (welcome frames, heartbeats, progress,
+other runs' events) and wrap them differently, so frames are matched by a configurable
+key path, grouped by run id, and anything unrelated is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import ssl
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    NegotiationError,
+)
+
+from bot import redact
+from bot.results import FlowSession, FlowSummary, Kind
+
+DEFAULT_EVENTS = (
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+)
+
+Progress = Callable[[int, int], None]
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSpec:
+    """Everything a session needs, resolved once per iteration."""
+
+    url: str
+    token: str | None = None
+    token_in: str = "header"  # header | subprotocol | query | none
+    message: str = '{"type": "user_message", "payload": {"content": "What is 2 + 2?"}}'
+    events: tuple[str, ...] = DEFAULT_EVENTS
+    event_key: tuple[str, ...] = ("type",)
+    run_key: tuple[str, ...] | None = ("data", "run_id")
+    order: tuple[tuple[str, str], ...] = (
+        ("agent_started", "agent_completed"),
+        ("agent_started", "tool_executing"),
+        ("tool_executing", "tool_completed"),
+        ("tool_completed", "agent_completed"),
+    )
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    compression: bool = False
+    max_latency: float | None = None
+    runs_per_connection: int = 1
+    subprotocol_prefix: str = "jwt."
+    query_param: str = "token"
+    ssl_context: ssl.SSLContext | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any, url: str, token: str | None) -> FlowSpec:
+        """Build from a ``bot.config.AgentFlow``; ``strict_order`` means list order."""
+        events = tuple(cfg.events)
+        order = (
+            tuple(itertools.pairwise(events))
+            if cfg.strict_order
+            else tuple(tuple(p) for p in cfg.order)
+        )
+        return cls(
+            url=url,
+            token=token,
+            token_in=cfg.token_in,
+            message=json.dumps(cfg.message),
+            events=events,
+            event_key=tuple(cfg.event_key.split(".")),
+            run_key=tuple(cfg.run_key.split(".")) if cfg.run_key else None,
+            order=order,  # type: ignore[arg-type]
+            timeout=cfg.timeout,
+            connect_timeout=cfg.connect_timeout,
+            compression=cfg.compression,
+            max_latency=cfg.max_latency,
+            runs_per_connection=cfg.runs_per_connection,
+            subprotocol_prefix=cfg.subprotocol_prefix,
+            query_param=cfg.query_param,
+        )
+
+
+def _dig(msg: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(msg, dict):
+            return None
+        msg = msg.get(part)
+    return msg
+
+
+def _error_frame(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """An error frame's code and message, wherever the envelope keeps them."""
+    for holder in (msg, msg.get("data"), msg.get("payload"), msg.get("error")):
+        if isinstance(holder, dict) and ("error_code" in holder or "code" in holder):
+            code = holder.get("error_code", holder.get("code"))
+            text = holder.get("message", holder.get("error", ""))
+            return {
+                "type": str(msg.get("type", ""))[:100],
+                "error_code": str(code)[:100],
+                "message": str(text)[:500],
+            }
+    if str(msg.get("type", "")).lower() in {"error", "error_message"}:
+        return {"type": str(msg.get("type"))[:100], "error_code": "", "message": str(msg)[:500]}
+    return None
+
+
+def _connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
+    url = spec.url
+    kwargs: dict[str, Any] = {
+        "open_timeout": spec.connect_timeout,
+        "close_timeout": 1.0,
+        "ping_interval": None,
+        "compression": "deflate" if spec.compression else None,
+        "max_size": 2**20,
+        "user_agent_header": "golden-path-bot",
+    }
+    if spec.ssl_context is not None and url.startswith("wss:"):
+        kwargs["ssl"] = spec.ssl_context
+    if spec.token and spec.token_in == "header":
+        kwargs["additional_headers"] = {"Authorization": f"Bearer {spec.token}"}
+    elif spec.token and spec.token_in == "subprotocol":
+        kwargs["subprotocols"] = [f"{spec.subprotocol_prefix}{spec.token}"]
+    elif spec.token and spec.token_in == "query":
+        sep = "&" if "?" in url else "?"
+        url = f"{url}{sep}{spec.query_param}={quote(spec.token, safe='')}"
+    return url, kwargs
+
+
+def classify_connect_error(exc: BaseException, session: FlowSession) -> None:
+    """Fill ``session`` from a failed opening handshake."""
+    session.error = redact.redact(f"{type(exc).__name__}: {exc}")[:500]
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        session.handshake_status = status
+        session.kind = (
+            Kind.AUTH_REJECTED
+            if status in (401, 403)
+            else Kind.SERVER_ERROR
+            if status >= 500
+            else Kind.HTTP_STATUS
+        )
+    elif isinstance(exc, NegotiationError):
+        session.kind = Kind.SUBPROTOCOL_REFUSED
+    elif isinstance(exc, TimeoutError):
+        session.kind = Kind.TIMEOUT
+    elif isinstance(exc, ssl.SSLError | InvalidHandshake | InvalidURI):
+        session.kind = Kind.HANDSHAKE_FAILED
+    elif isinstance(exc, OSError):
+        session.kind = Kind.UNREACHABLE
+    else:
+        session.kind = Kind.HANDSHAKE_FAILED
+
+
+async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, t0: float) -> None:
+    """Send one message and collect its events; fills ``session`` (ok stays False)."""
+    wanted = set(spec.events)
+    first, final = spec.events[0], spec.events[-1]
+    ours: Any = _UNSET
+    event_key, run_key = spec.event_key, spec.run_key
+    runs: dict[Any, list[tuple[str, float]]] = {}
+    malformed = 0
+    timed_out = closed = False
+    perf = time.perf_counter
+    try:
+        async with asyncio.timeout(spec.timeout):
+            with contextlib.suppress(ConnectionClosed):
+                # a server that authenticates after the upgrade may already have closed;
+                # its error frame is still buffered, so read on instead of giving up
+                await ws.send(spec.message)
+            async for raw in ws:
+                if isinstance(raw, bytes):
+                    malformed += 1
+                    continue
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    malformed += 1
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                event = msg.get(event_key[0]) if len(event_key) == 1 else _dig(msg, event_key)
+                if event not in wanted:
+                    if session.error_frame is None:
+                        session.error_frame = _error_frame(msg)
+                    continue
+                rid = _dig(msg, run_key) if run_key else None
+                rid = rid if isinstance(rid, str | int) else None
+                if event == first and ours is _UNSET:
+                    ours = rid  # our run is the one that started after our message
+                runs.setdefault(rid, []).append((event, perf() - t0))
+                if event == final and (ours is _UNSET or rid == ours):
+                    break
+            else:
+                closed = True
+    except TimeoutError:
+        timed_out = True
+    except ConnectionClosed:
+        closed = True
+
+    seen_list = runs.get(ours, []) if ours is not _UNSET else _pick_run(runs, final)
+    seen: dict[str, float] = {}
+    position: dict[str, int] = {}  # arrival order: frames read together share a timestamp
+    dupes: list[str] = []
+    for pos, (event, at) in enumerate(seen_list):
+        if event in seen:
+            dupes.append(event)
+        else:
+            seen[event] = round(at, 4)
+            position[event] = pos
+    session.events_seen = seen
+    session.missing = [e for e in spec.events if e not in seen]
+    session.order_violations = [
+        f"{after} before {before}"
+        for before, after in spec.order
+        if before in position and after in position and position[after] < position[before]
+    ]
+    session.duration_s = perf() - t0
+    if closed or timed_out:
+        session.close_code = ws.close_code
+        session.close_reason = redact.redact(ws.close_reason or "")[:300]
+    if closed and final not in seen:
+        code = ws.close_code
+        session.kind = (
+            Kind.AUTH_REJECTED
+            if code == 1008
+            else Kind.SERVER_ERROR
+            if code == 1011
+            else Kind.CLOSED_EARLY
+        )
+        session.error = f"closed {code} {session.close_reason!r} before {final}".strip()
+    elif timed_out:
+        session.kind = Kind.TIMEOUT
+        session.error = f"no {final} within {spec.timeout:g}s"
+    elif session.missing:
+        session.kind = Kind.MISSING_EVENT
+        session.error = "missing " + ", ".join(session.missing)
+    elif session.order_violations:
+        session.kind = Kind.OUT_OF_ORDER
+        session.error = "; ".join(session.order_violations)
+    elif dupes:
+        session.kind = Kind.DUPLICATE_EVENT
+        session.error = "duplicate " + ", ".join(sorted(set(dupes)))
+    elif malformed:
+        session.kind = Kind.PROTOCOL_ERROR
+        session.error = f"{malformed} malformed or binary frame(s)"
+    elif spec.max_latency is not None and session.duration_s > spec.max_latency:
+        session.kind = Kind.SLOW
+        session.error = f"{session.duration_s:.3f}s, over the {spec.max_latency:g}s limit"
+    else:
+        session.ok = True
+    if malformed and not session.ok and session.kind is not Kind.PROTOCOL_ERROR:
+        session.error += f"; {malformed} malformed or binary frame(s)"
+
+
+def _pick_run(runs: dict[Any, list[tuple[str, float]]], final: str) -> list[tuple[str, float]]:
+    """The run that completed, else the one that got furthest; others are noise."""
+    if not runs:
+        return []
+    if len(runs) == 1:
+        return next(iter(runs.values()))
+    complete = [r for r in runs.values() if any(e == final for e, _ in r)]
+    return max(complete or runs.values(), key=len)
+
+
+async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSession]:
+    """One connection, ``len(indices)`` runs on it (connection reuse when > 1)."""
+    t0 = time.perf_counter()
+    url, kwargs = _connect_args(spec)
+    sessions = [FlowSession(index=i, ok=False, run=n) for n, i in enumerate(indices)]
+    try:
+        ws = await connect(url, **kwargs)
+    except Exception as exc:  # a handshake failure is a finding, classified below
+        for s in sessions:
+            classify_connect_error(exc, s)
+            s.duration_s = time.perf_counter() - t0
+        return sessions
+    try:
+        if spec.token_in == "subprotocol" and spec.token and ws.subprotocol is None:
+            for s in sessions:
+                s.kind = Kind.SUBPROTOCOL_REFUSED
+                s.error = "server accepted the socket without echoing the jwt subprotocol"
+                s.duration_s = time.perf_counter() - t0
+            return sessions
+        for n, session in enumerate(sessions):
+            start = t0 if n == 0 else time.perf_counter()
+            session.subprotocol = "jwt.***" if ws.subprotocol else None
+            await _exchange(ws, spec, session, start)
+            if not session.ok and session.kind not in (
+                Kind.MISSING_EVENT,
+                Kind.OUT_OF_ORDER,
+                Kind.DUPLICATE_EVENT,
+                Kind.SLOW,
+                Kind.PROTOCOL_ERROR,
+            ):
+                for rest in sessions[n + 1 :]:  # the connection is gone: same evidence
+                    rest.kind, rest.error = session.kind, session.error
+                    rest.close_code, rest.close_reason = session.close_code, session.close_reason
+                    rest.error_frame = session.error_frame
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return sessions
+
+
+class FlowAggregator:
+    """Counts passes, keeps failures: memory stays flat however many sessions run."""
+
+    def __init__(self, spec: FlowSpec) -> None:
+        self.spec = spec
+        self.summary = FlowSummary(url=redact.redact(spec.url))
+        self.summary.event_seen = dict.fromkeys(spec.events, 0)
+        self.durations = array("d")
+
+    def add(self, session: FlowSession) -> None:
+        s = self.summary
+        s.total += 1
+        for event in session.events_seen:
+            s.event_seen[event] = s.event_seen.get(event, 0) + 1
+        if session.ok:
+            s.passed += 1
+            self.durations.append(session.duration_s)
+        else:
+            s.failures.append(session)
+
+    def finish(self, wall_s: float, concurrency: int) -> FlowSummary:
+        s = self.summary
+        s.wall_s = wall_s
+        s.concurrency = concurrency
+        kinds: dict[str, int] = {}
+        for f in s.failures:
+            key = str(f.kind) if f.kind else "unknown"
+            kinds[key] = kinds.get(key, 0) + 1
+        s.kinds = kinds
+        if self.durations:
+            ordered = sorted(self.durations)
+            s.latency_p50_s = round(ordered[len(ordered) // 2], 4)
+            s.latency_p95_s = round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 4)
+        return s
+
+
+def _chunks(indices: Iterable[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for i in indices:
+        chunk.append(i)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def _run_pool(
+    spec: FlowSpec,
+    indices: Sequence[int],
+    concurrency: int,
+    on_session: Callable[[FlowSession], None],
+) -> None:
+    work = _chunks(indices, max(1, spec.runs_per_connection))
+    n_conn = -(-len(indices) // max(1, spec.runs_per_connection))
+
+    async def worker() -> None:
+        for chunk in work:  # a shared iterator: each worker takes the next connection's runs
+            for session in await run_connection(spec, chunk):
+                on_session(session)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, n_conn)))))
+
+
+def _collect_into(target: dict[int, FlowSession]) -> Callable[[FlowSession], None]:
+    def collect(session: FlowSession) -> None:
+        target[session.index] = session
+
+    return collect
+
+
+async def run_agent_flow(
+    spec: FlowSpec,
+    sessions: int,
+    *,
+    concurrency: int = 200,
+    retries: int = 0,
+    progress: Progress | None = None,
+    indices: Sequence[int] | None = None,
+) -> FlowSummary:
+    """Run ``sessions`` golden-path sessions, ``concurrency`` in flight.
+
+    Failed sessions are rerun up to ``retries`` times; one that then passes is *flaky*:
+    counted apart from plain passes, because a flaky golden path is a finding too.
+    """
+    todo = list(indices) if indices is not None else list(range(sessions))
+    agg = FlowAggregator(spec)
+    done = 0
+    total = len(todo)
+
+    def on_session(session: FlowSession) -> None:
+        nonlocal done
+        agg.add(session)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    started = time.perf_counter()
+    await _run_pool(spec, todo, concurrency, on_session)
+    for attempt in range(2, retries + 2):
+        failed = agg.summary.failures
+        if not failed:
+            break
+        by_index = {f.index: f for f in failed}
+        retried: dict[int, FlowSession] = {}
+        await _run_pool(spec, sorted(by_index), concurrency, _collect_into(retried))
+        still: list[FlowSession] = []
+        for index, old in by_index.items():
+            new = retried[index]
+            new.attempts = attempt
+            if new.ok:
+                agg.summary.flaky += 1
+                agg.summary.flaky_sessions.append(index)
+                for event in new.events_seen:
+                    if event not in old.events_seen:
+                        agg.summary.event_seen[event] = agg.summary.event_seen.get(event, 0) + 1
+            else:
+                still.append(new)
+        agg.summary.failures = sorted(still, key=lambda s: s.index)
+    return agg.finish(time.perf_counter() - started, concurrency)

@@ -1,0 +1,158 @@
+"""Health and API endpoint checks.
+
+A handful of requests per iteration, so one small :class:`httpx.AsyncClient` serves them
+all; the pool is kept small on purpose (httpx's pool bookkeeping dominates at high
+concurrency, and these checks never need it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ssl
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from bot import redact
+from bot.results import HttpCheck, Kind
+
+USER_AGENT = "golden-path-bot"
+
+
+def _server_time(response: httpx.Response) -> float | None:
+    """The server's clock, which explains 'token expired' when the clocks disagree."""
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("time"), int | float):
+            return float(body["time"])
+    except ValueError:
+        pass
+    date = response.headers.get("date")
+    if date:
+        try:
+            return email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def classify_exception(exc: BaseException) -> Kind:
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return Kind.TIMEOUT
+    if isinstance(exc, ssl.SSLError) or "SSL" in type(exc).__name__:
+        return Kind.HANDSHAKE_FAILED
+    if isinstance(exc, httpx.ConnectError | ConnectionError | OSError):
+        return Kind.UNREACHABLE
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return Kind.PROTOCOL_ERROR
+    return Kind.UNREACHABLE
+
+
+async def probe(
+    client: httpx.AsyncClient,
+    *,
+    name: str,
+    url: str,
+    group: str,
+    method: str = "GET",
+    expect_status: int = 200,
+    timeout_s: float = 10.0,
+    max_latency_s: float | None = None,
+    headers: dict[str, str] | None = None,
+    json_body: Any = None,
+) -> HttpCheck:
+    result = HttpCheck(name=name, url=redact.redact(url), ok=False, method=method, group=group)
+    started = time.perf_counter()
+    try:
+        response = await client.request(
+            method, url, headers=headers, json=json_body, timeout=timeout_s
+        )
+    except Exception as exc:  # every transport failure is a finding, not a crash
+        result.latency_s = time.perf_counter() - started
+        result.kind = classify_exception(exc)
+        result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
+        return result
+    result.latency_s = time.perf_counter() - started
+    result.status = response.status_code
+    result.server_time = _server_time(response)
+    if response.status_code != expect_status:
+        result.kind = Kind.SERVER_ERROR if response.status_code >= 500 else Kind.HTTP_STATUS
+        result.error = f"HTTP {response.status_code}, expected {expect_status}"
+        snippet = response.text[:200].strip()
+        if snippet:
+            result.error += f": {redact.redact(snippet)}"
+        return result
+    if max_latency_s is not None and result.latency_s > max_latency_s:
+        result.kind = Kind.SLOW
+        result.error = f"{result.latency_s:.3f}s, over the {max_latency_s:g}s limit"
+        return result
+    result.ok = True
+    return result
+
+
+async def run_http_checks(
+    health: Sequence[dict[str, Any]],
+    endpoints: Sequence[dict[str, Any]],
+    *,
+    token: str | None = None,
+    verify: bool = True,
+) -> list[HttpCheck]:
+    """Run every probe concurrently; ``health``/``endpoints`` are resolved specs.
+
+    Each spec: name, url, expect_status, timeout, max_latency, and for endpoints method,
+    auth, json_body.
+    """
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    async with httpx.AsyncClient(
+        limits=limits, headers={"User-Agent": USER_AGENT}, verify=verify
+    ) as client:
+        tasks = []
+        for spec in health:
+            tasks.append(
+                probe(
+                    client,
+                    name=spec["name"],
+                    url=spec["url"],
+                    group="health",
+                    expect_status=spec.get("expect_status", 200),
+                    timeout_s=spec.get("timeout", 10.0),
+                    max_latency_s=spec.get("max_latency"),
+                )
+            )
+        for spec in endpoints:
+            headers = {}
+            if spec.get("auth") and token:
+                headers["Authorization"] = f"Bearer {token}"
+            tasks.append(
+                probe(
+                    client,
+                    name=spec["name"],
+                    url=spec["url"],
+                    group="endpoint",
+                    method=spec.get("method", "GET"),
+                    expect_status=spec.get("expect_status", 200),
+                    timeout_s=spec.get("timeout", 10.0),
+                    max_latency_s=spec.get("max_latency"),
+                    headers=headers,
+                    json_body=spec.get("json_body"),
+                )
+            )
+        return list(await asyncio.gather(*tasks))
+
+
+async def validate_token(verify_url: str, token: str, timeout_s: float = 10.0) -> HttpCheck:
+    """Ask the auth service about our token: a 2xx means it accepts it."""
+    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+        result = await probe(
+            client,
+            name="Auth token validation",
+            url=verify_url,
+            group="auth",
+            method="POST",
+            timeout_s=timeout_s,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    return result

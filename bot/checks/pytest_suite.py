@@ -1,0 +1,143 @@
+"""User pytest suites: run in a subprocess, results read back from JUnit XML.
+
+A subprocess keeps the user's imports, conftest and plugins out of the bot's process
+(and a crashing suite out of the report's way); JUnit XML is the one result format every
+pytest writes without extra plugins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot import redact
+from bot.plugin import ENV_BASE_URL, ENV_TOKEN, ENV_WS_URL
+from bot.results import SuiteResult, TestCase
+
+Log = Callable[[str, str], None]
+
+
+def parse_junit(path: Path) -> list[TestCase]:
+    cases: list[TestCase] = []
+    root = ET.parse(path).getroot()  # noqa: S314 - our own subprocess wrote it
+    for case in root.iter("testcase"):
+        classname = case.get("classname", "")
+        name = case.get("name", "")
+        file = case.get("file")
+        nodeid = f"{file or classname.replace('.', '/') + '.py'}::{name}" if classname else name
+        outcome, message = "passed", ""
+        for tag, result in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+            el = case.find(tag)
+            if el is not None:
+                outcome = result
+                message = el.get("message") or (el.text or "")[:500]
+                break
+        cases.append(
+            TestCase(
+                nodeid=nodeid,
+                outcome=outcome,
+                duration_s=float(case.get("time", "0") or 0),
+                message=redact.redact(message)[:1000],
+            )
+        )
+    return cases
+
+
+async def _pytest(
+    args: list[str], env: dict[str, str], cwd: str | None, timeout_s: float, log: Log
+) -> tuple[int | None, list[TestCase], str]:
+    with tempfile.TemporaryDirectory(prefix="golden-path-") as tmp:
+        junit = Path(tmp) / "junit.xml"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "-o",
+            "junit_family=xunit2",
+            *args,
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            env=env,
+            cwd=cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                output, _ = await proc.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            await proc.wait()
+            return None, [], f"suite timed out after {timeout_s:g}s"
+        text = redact.redact(output.decode("utf-8", "replace"))
+        for line in text.splitlines()[-5:]:
+            log(f"pytest: {line}", "debug")
+        cases = parse_junit(junit) if junit.exists() else []
+        return proc.returncode, cases, text
+
+
+async def run_suite(
+    suite: Any,
+    *,
+    base_url: str | None,
+    ws_url: str | None,
+    token: str | None,
+    retries: int,
+    log: Log,
+) -> SuiteResult:
+    """Run one configured suite; failed tests are rerun up to ``retries`` times."""
+    started = time.perf_counter()
+    env = dict(os.environ)
+    env.update({ENV_BASE_URL: base_url or "", ENV_WS_URL: ws_url or "", ENV_TOKEN: token or ""})
+    args = list(suite.args)
+    if suite.workers is not None:
+        args += ["-n", str(suite.workers)]
+    code, cases, output = await _pytest(args, env, suite.cwd, suite.timeout, log)
+    result = SuiteResult(name=suite.name)
+    if code is None:
+        result.error = output
+    elif code not in (0, 1) and not cases:
+        tail = " | ".join(output.strip().splitlines()[-3:])
+        result.error = f"pytest exited with {code}: {tail}"[:1000]
+    for attempt in range(2, retries + 2):
+        failed = [c for c in cases if c.outcome in ("failed", "error")]
+        if not failed or code is None:
+            break
+        _, rerun, _ = await _pytest(
+            [*args, *[c.nodeid for c in failed]], env, suite.cwd, suite.timeout, log
+        )
+        again = {c.nodeid: c for c in rerun}
+        for c in failed:
+            new = again.get(c.nodeid)
+            c.attempts = attempt
+            if new is not None and new.outcome == "passed":
+                c.outcome, c.flaky, c.message = "passed", True, ""
+    for c in cases:
+        if c.flaky:
+            result.flaky += 1
+        elif c.outcome == "passed":
+            result.passed += 1
+        elif c.outcome == "failed":
+            result.failed += 1
+        elif c.outcome == "error":
+            result.errors += 1
+        else:
+            result.skipped += 1
+    result.cases = cases
+    result.duration_s = round(time.perf_counter() - started, 3)
+    return result

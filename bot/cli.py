@@ -1,0 +1,228 @@
+"""The ``golden-path`` command: wiring only.
+
+Heavy libraries (PyGithub, websockets, httpx, jinja2, pydantic) are imported inside the
+subcommands, so ``golden-path --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = ".github/golden-path.yml"
+DEFAULT_OUT = ".golden-path"
+T = TypeVar("T")
+
+
+class RunLog:
+    """Console lines (redacted, timestamped) + the entries that go to the session log."""
+
+    def __init__(self, stream: TextIO | None = None, *, verbose: bool = False) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.verbose = verbose
+        self.entries: list[Any] = []
+
+    def __call__(self, text: str, level: str = "info") -> None:
+        from bot.redact import redact
+        from bot.session import LogEntry, new_id, now_iso
+
+        text = redact(text)
+        at = now_iso(precise=True)
+        if level != "debug":
+            self.entries.append(LogEntry(new_id(), at, text, level))
+        if level != "debug" or self.verbose:
+            mark = {"success": "✅", "warning": "⚠️ ", "error": "❌"}.get(level, "  ")
+            self.stream.write(f"{at[11:19]} {mark} {text}\n")
+            self.stream.flush()
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio with uvloop when installed: it cuts client CPU per session noticeably."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: write K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard {text}: K must be between 1 and N")
+    return k, n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="golden-path",
+        description="Deploy, check the golden path of an agent chat backend, and keep one "
+        "tracking issue current.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug lines")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run one iteration against the bundled sample target")
+    demo.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sample target fault (repeatable): auth, expired, auth-down, "
+        "drop:<event>, reorder, slow:<s>, crash, health-down, ...",
+    )
+    demo.add_argument(
+        "--tests",
+        type=int,
+        default=100,
+        metavar="N",
+        help="golden-path sessions to run (default 100)",
+    )
+    demo.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"where the report files go (default {DEFAULT_OUT}/)",
+    )
+    demo.add_argument(
+        "--event-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="sample agent latency per event, seconds",
+    )
+    demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new tracking file instead of continuing the session",
+    )
+
+    run = sub.add_parser("run", help="run one iteration with a config file")
+    run.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    run.add_argument(
+        "--tracker",
+        default=None,
+        metavar="github|local:PATH|none",
+        help="where the tracking issue lives (default: local:.golden-path/"
+        "tracking-issue.md, or github inside Actions)",
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the body, touch nothing")
+    run.add_argument(
+        "--suite",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run only this pytest suite (repeatable)",
+    )
+    run.add_argument("--no-deploy", action="store_true", help="skip the deploy step")
+    run.add_argument("--shard", type=_parse_shard, default=None, metavar="K/N")
+    run.add_argument(
+        "--results",
+        default=None,
+        metavar="FILE",
+        help="results.json path (default .golden-path/results.json)",
+    )
+    run.add_argument(
+        "--sessions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="override checks.agent_flow.sessions",
+    )
+
+    serve = sub.add_parser("serve-sample", help="serve the bundled sample target")
+    serve.add_argument("args", nargs=argparse.REMAINDER, help="see golden-path serve-sample -h")
+
+    sub.add_parser("schema", help="print the config file's JSON Schema")
+
+    handle = sub.add_parser("handle-event", help="act on the GitHub event of this workflow run")
+    handle.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    handle.add_argument("--dry-run", action="store_true")
+
+    merge = sub.add_parser("merge", help="merge shard results and publish once")
+    merge.add_argument("results", nargs="+", metavar="RESULTS")
+    merge.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    merge.add_argument("--tracker", default=None, metavar="github|local:PATH|none")
+    merge.add_argument("--dry-run", action="store_true")
+    merge.add_argument("--out", default=None, metavar="FILE", help="merged results.json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from bot.config import ConfigError
+        from bot.redact import redact
+
+        if isinstance(exc, ConfigError):
+            sys.stderr.write(f"golden-path: configuration error\n{redact(str(exc))}\n")
+            return EXIT_USAGE
+        if args.debug:
+            import traceback
+
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        else:
+            sys.stderr.write(
+                f"golden-path: {redact(f'{type(exc).__name__}: {exc}')}\n"
+                "(run with --debug for a traceback)\n"
+            )
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "schema":
+        import json
+
+        from bot.config import config_schema
+
+        print(json.dumps(config_schema(), indent=2))
+        return EXIT_OK
+    if args.command == "serve-sample":
+        from bot.sample.server import main as serve_main
+
+        return serve_main(args.args)
+    if args.command == "demo":
+        from bot.demo import demo
+
+        return demo(args)
+    if args.command == "run":
+        from bot.runner import run_command
+
+        return run_command(args)
+    if args.command == "merge":
+        from bot.runner import merge_command
+
+        return merge_command(args)
+    if args.command == "handle-event":
+        from bot.runner import handle_event_command
+
+        return handle_event_command(args)
+    raise AssertionError(args.command)
+
+
+def default_tracker(env: dict[str, str] | None = None) -> str:
+    env = dict(os.environ) if env is None else env
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_TOKEN"):
+        return "github"
+    return f"local:{Path(DEFAULT_OUT) / 'tracking-issue.md'}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""``golden-path demo``: the whole loop against the bundled sample target, no token needed.
+
+The demo is the embedded default configuration: a real HTTP/WebSocket backend and auth
+service on free loopback ports, a real deploy command whose output names the URL, every
+check, and the tracking issue written to a local file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.cli import EXIT_USAGE, RunLog
+from bot.config import parse_config
+
+DEMO_SECRET_ENV = "GOLDEN_PATH_DEMO_JWT_SECRET"
+
+
+def demo_config(
+    *, base_url: str, auth_url: str, sessions: int, secret_env: str = DEMO_SECRET_ENV
+) -> dict[str, Any]:
+    """The config a team would write for the sample target (see README)."""
+    announce = (
+        "echo 'Deploying golden-path sample backend (revision demo)...'; "
+        f"echo 'Service URL: {base_url}'"
+    )
+    return {
+        "environment": "staging",
+        "mission": "Execute comprehensive golden path e2e tests on {environment} until ALL "
+        "{target_tests} tests pass",
+        "target_tests": sessions,
+        "deploy": {
+            "command": announce,
+            "url_from_output": r"http://127\.0\.0\.1:\d+",
+            "timeout": "30s",
+            "health_timeout": "3s",
+            "health_interval": "100ms",
+        },
+        "auth": {
+            "jwt": {
+                "secret_env": secret_env,
+                "ttl": "15m",
+                "claims": {"sub": "golden-path-e2e", "iss": "auth-service", "aud": "backend"},
+            },
+            "verify_url": f"{auth_url}/auth/validate",
+        },
+        "checks": {
+            "health": [
+                {"name": "Infrastructure Health", "url": "/health", "max_latency": "1s"},
+                {"name": "Auth Service Health", "url": f"{auth_url}/health", "timeout": "2s"},
+            ],
+            "endpoints": [
+                {"name": "status", "url": "/api/status"},
+                {"name": "threads", "url": "/api/threads", "auth": True},
+            ],
+            "agent_flow": {
+                "url": "/ws",
+                "token_in": "header",
+                "sessions": sessions,
+                "concurrency": min(200, max(1, sessions)),
+                "timeout": "5s",
+                "connect_timeout": "2s",
+            },
+        },
+        "tracking": {"title": "ULTIMATE TEST DEPLOY LOOP: Golden Path {environment}"},
+    }
+
+
+def demo(args: argparse.Namespace) -> int:
+    from bot.pipeline import RunOptions
+    from bot.progress import Progress
+    from bot.runner import execute
+    from bot.sample import SampleTarget, parse_faults
+
+    if args.tests < 1:
+        sys.stderr.write("golden-path demo: --tests must be at least 1\n")
+        return EXIT_USAGE
+    try:
+        faults = parse_faults(args.fault)
+    except ValueError as exc:
+        sys.stderr.write(f"golden-path demo: {exc}\n")
+        return EXIT_USAGE
+    out_dir = Path(args.out)
+    issue = out_dir / "tracking-issue.md"
+    if args.fresh:
+        for stale in (issue, issue.with_name(issue.stem + ".log-archive.md")):
+            stale.unlink(missing_ok=True)
+    log = RunLog(verbose=args.debug)
+    secret = secrets.token_urlsafe(32)  # fresh per run, and long enough for HS256
+    with SampleTarget(secret=secret, faults=faults, event_delay=args.event_delay) as target:
+        env = {**os.environ, DEMO_SECRET_ENV: target.secret}
+        cfg = parse_config(
+            demo_config(base_url=target.base_url, auth_url=target.auth_url, sessions=args.tests),
+            source="<demo>",
+        )
+        log(
+            f"sample target on {target.base_url} (auth {target.auth_url}); faults: "
+            + (", ".join(faults) or "none"),
+            "info",
+        )
+        opts = RunOptions(
+            trigger="demo"
+            + (f" --fault {' --fault '.join(map(shlex.quote, faults))}" if faults else ""),
+            progress=Progress("golden path"),
+            env=env,
+        )
+        outcome = execute(
+            cfg,
+            opts,
+            tracker=f"local:{issue}",
+            dry_run=False,
+            results=out_dir / "results.json",
+            log=log,
+            out=sys.stdout,
+        )
+    return outcome.exit_code

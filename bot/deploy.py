@@ -1,0 +1,164 @@
+"""Run the user's deploy command, find the deployed URL, wait until health answers.
+
+A failed or hung deploy is a *finding* (the report's blocker), never a crash: the
+command runs in its own process group so a timeout can end all of it, its output is
+streamed line by line through the redactor into the session log, and health is polled
+a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from bot import redact
+from bot.results import DeployResult, Kind
+
+Log = Callable[[str, str], None]  # (text, level)
+LOG_TAIL = 40
+
+
+async def _stream(
+    stream: asyncio.StreamReader, lines: list[str], log: Log, pattern: re.Pattern[str] | None
+) -> str:
+    found = ""
+    while True:
+        raw = await stream.readline()
+        if not raw:
+            return found
+        line = raw.decode("utf-8", "replace").rstrip()
+        if pattern is not None and not found:
+            m = pattern.search(line)
+            if m:
+                found = m.group(0)
+        clean = redact.redact(line)
+        lines.append(clean)
+        del lines[:-LOG_TAIL]
+        log(f"deploy: {clean}", "debug")
+
+
+async def run_command(
+    command: str,
+    *,
+    timeout_s: float,
+    log: Log,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    url_pattern: str | None = None,
+) -> DeployResult:
+    """Run ``command`` in a shell; the result's ``url`` is the first match of the pattern."""
+    started = time.perf_counter()
+    result = DeployResult(ran=True, ok=False)
+    pattern = re.compile(url_pattern) if url_pattern else None
+    proc = await asyncio.create_subprocess_shell(
+        command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,  # its own process group, so a timeout ends all of it
+    )
+    assert proc.stdout is not None
+    reader = asyncio.ensure_future(_stream(proc.stdout, result.log, log, pattern))
+    try:
+        async with asyncio.timeout(timeout_s):
+            await proc.wait()
+            result.url = await reader
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        result.duration_s = time.perf_counter() - started
+        result.kind = Kind.DEPLOY_FAILED
+        result.error = f"deploy command timed out after {timeout_s:g}s"
+        return result
+    result.exit_code = proc.returncode
+    result.duration_s = time.perf_counter() - started
+    if proc.returncode != 0:
+        result.kind = Kind.DEPLOY_FAILED
+        result.error = f"deploy command exited with {proc.returncode}"
+        return result
+    result.ok = True
+    return result
+
+
+async def wait_for_health(
+    url: str, *, timeout_s: float, interval_s: float, log: Log
+) -> tuple[float | None, str]:
+    """Poll ``url`` until it answers 2xx; (latency of the first good answer, last error)."""
+    deadline = time.monotonic() + timeout_s
+    last_error = ""
+    attempt = 0
+    async with httpx.AsyncClient(timeout=min(10.0, timeout_s)) as client:
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                response = await client.get(url)
+                latency = time.perf_counter() - started
+                if response.is_success:
+                    return latency, ""
+                last_error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, redact.redact(last_error)
+            if attempt == 1 or attempt % 10 == 0:
+                log(f"waiting for health at {redact.redact(url)}: {last_error}", "info")
+            await asyncio.sleep(min(interval_s, remaining))  # polling interval, not a sync
+
+
+async def deploy(cfg: Any, *, log: Log, resolve: Callable[[str, str | None], str]) -> DeployResult:
+    """The whole deploy step for a ``bot.config.Deploy``; ``resolve`` joins paths to URLs."""
+    if cfg.command:
+        log(f"deploy: running {redact.redact(cfg.command)!r}", "info")
+        result = await run_command(
+            cfg.command,
+            timeout_s=cfg.timeout,
+            log=log,
+            env=dict(cfg.env),
+            cwd=cfg.cwd,
+            url_pattern=cfg.url_from_output,
+        )
+        if not result.ok:
+            log(f"deploy failed: {result.error}", "error")
+            return result
+    else:
+        result = DeployResult(ran=True, ok=True)
+    result.url = result.url or cfg.url or ""
+    if not result.url:
+        result.ok = False
+        result.kind = Kind.DEPLOY_FAILED
+        result.error = "no deployed URL: set deploy.url or a deploy.url_from_output pattern"
+        log(result.error, "error")
+        return result
+    health_url = resolve(cfg.health_path, result.url)
+    latency, error = await wait_for_health(
+        health_url, timeout_s=cfg.health_timeout, interval_s=cfg.health_interval, log=log
+    )
+    result.health_latency_s = latency
+    if latency is None:
+        # The deploy itself worked; the health checks that follow report the outage
+        # with its own classification instead of hiding it behind "deploy failed".
+        result.error = f"deployed, but {health_url} never became healthy ({error})"
+        log(result.error, "warning")
+        return result
+    log(
+        f"deployed {redact.redact(result.url)} in {result.duration_s:.1f}s; "
+        f"health answered in {latency:.3f}s",
+        "success",
+    )
+    return result

@@ -1,0 +1,102 @@
+"""Tracker-agnostic update of a tracking issue body: read state, fold in a run, re-render.
+
+The local file tracker and the GitHub tracker both call :func:`apply`; they differ only
+in how a body is read and written, so the rules (people's text survives, a damaged state
+is rebuilt not fatal, nothing is written when nothing changed) live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import report
+from bot.config import Config
+from bot.diagnosis import Diagnosis
+from bot.results import Iteration, iteration_from_dict
+from bot.session import (
+    LogEntry,
+    SessionState,
+    StateError,
+    merge,
+    read_state,
+    replace_owned,
+)
+
+#: Log entries kept in the state block; older ones move to archives (comments, files).
+STATE_LOG_KEEP = 200
+
+
+@dataclass(slots=True)
+class Update:
+    body: str
+    state: SessionState
+    dx: Diagnosis
+    changed: bool
+    warnings: list[str] = field(default_factory=list)
+    to_archive: list[LogEntry] = field(default_factory=list)
+
+
+def load_state(body: str, environment: str, warnings: list[str]) -> SessionState:
+    """The body's state, or a fresh one; a damaged block is reported and rebuilt."""
+    try:
+        state = read_state(body)
+    except StateError as exc:
+        warnings.append(f"state block damaged ({exc}); rebuilt from what could be read")
+        state = SessionState(environment=environment)
+        state.add_log(f"state block was damaged and has been rebuilt: {exc}", "warning")
+        return state
+    return state or SessionState(environment=environment)
+
+
+def apply(
+    body: str,
+    cfg: Config,
+    *,
+    iteration: Iteration | None,
+    run_log: Sequence[LogEntry] = (),
+    issue: Mapping[str, Any] | None = None,
+    pending: SessionState | None = None,
+    mutate: Callable[[SessionState], None] | None = None,
+    keep_log: int = STATE_LOG_KEEP,
+) -> Update:
+    """New body for ``body`` after this run.
+
+    ``iteration`` None re-renders from the stored last iteration (``/status``, ``/why``).
+    ``pending`` is state a previous run could not publish; it is merged back first.
+    """
+    warnings: list[str] = []
+    state = load_state(body, cfg.environment, warnings)
+    if pending is not None:
+        state = merge(state, pending)
+    for entry in run_log:
+        if all(entry.id != e.id for e in state.log):
+            state.log.append(entry)
+    if mutate is not None:
+        mutate(state)
+    if iteration is not None:
+        dx = report.diagnose_iteration(cfg, iteration, state)
+        report.record(state, iteration, dx)
+        shown = iteration
+    else:
+        shown = (
+            iteration_from_dict(state.last_iteration)
+            if state.last_iteration
+            else Iteration(environment=cfg.environment, started_at=state.started_at)
+        )
+        dx = report.diagnose_iteration(cfg, shown, state)
+    to_archive = state.archive_oldest(keep_log)
+    owned = report.owned_section(cfg, state, shown, dx, issue=issue, budget=_budget(body))
+    new_body = replace_owned(body, owned)
+    return Update(new_body, state, dx, new_body != body, warnings, to_archive)
+
+
+def _budget(body: str) -> int:
+    """What the bot-owned section may use: the GitHub limit minus people's text."""
+    from bot.render import GITHUB_BODY_LIMIT
+    from bot.session import owned_region
+
+    region = owned_region(body or "")
+    outside = len(body or "") - (region[1] - region[0] if region else 0)
+    return GITHUB_BODY_LIMIT - outside - 64
