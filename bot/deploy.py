@@ -26,23 +26,49 @@ Log = Callable[[str, str], None]  # (text, level)
 LOG_TAIL = 40
 
 
+_CHUNK = 65536
+#: Longest line kept in the log; deploy tools print minified JSON and progress bars.
+MAX_LINE = 2000
+#: After the command exits, how long its output may take to end. A background process it
+#: started (``server &``) inherits the pipe and may keep it open for good.
+DRAIN_S = 1.0
+
+
+def _take_line(raw: bytes, result: DeployResult, log: Log, pattern: re.Pattern[str] | None) -> None:
+    line = raw.decode("utf-8", "replace").rstrip()
+    if pattern is not None and not result.url:
+        m = pattern.search(line)
+        if m:
+            result.url = m.group(0)
+    clean = redact.redact(line)  # before truncating: a cut secret would not match any more
+    if len(clean) > MAX_LINE:
+        clean = clean[:MAX_LINE] + f" … ({len(clean) - MAX_LINE} more characters)"
+    result.log.append(clean)
+    del result.log[:-LOG_TAIL]
+    log(f"deploy: {clean}", "debug")
+
+
 async def _stream(
-    stream: asyncio.StreamReader, lines: list[str], log: Log, pattern: re.Pattern[str] | None
-) -> str:
-    found = ""
+    stream: asyncio.StreamReader, result: DeployResult, log: Log, pattern: re.Pattern[str] | None
+) -> None:
+    """Lines of output into ``result.log`` (redacted) and the first URL match into ``url``.
+
+    Reads chunks rather than ``readline()``, which raises on a line over 64 KiB.
+    """
+    pending = b""
     while True:
-        raw = await stream.readline()
-        if not raw:
-            return found
-        line = raw.decode("utf-8", "replace").rstrip()
-        if pattern is not None and not found:
-            m = pattern.search(line)
-            if m:
-                found = m.group(0)
-        clean = redact.redact(line)
-        lines.append(clean)
-        del lines[:-LOG_TAIL]
-        log(f"deploy: {clean}", "debug")
+        chunk = await stream.read(_CHUNK)
+        if not chunk:
+            if pending:
+                _take_line(pending, result, log, pattern)
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            _take_line(raw, result, log, pattern)
+        if len(pending) > 16 * _CHUNK:  # a line without end: log it in pieces
+            _take_line(pending, result, log, pattern)
+            pending = b""
 
 
 async def run_command(
@@ -53,39 +79,67 @@ async def run_command(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     url_pattern: str | None = None,
+    drain_s: float = DRAIN_S,
 ) -> DeployResult:
-    """Run ``command`` in a shell; the result's ``url`` is the first match of the pattern."""
+    """Run ``command`` in a shell; the result's ``url`` is the first match of the pattern.
+
+    The output pipe is ours, not the subprocess transport's: asyncio's ``Process.wait()``
+    also waits for its pipes to close, which a background process the command started
+    (``server &``) may never do.
+    """
     started = time.perf_counter()
     result = DeployResult(ran=True, ok=False)
     pattern = re.compile(url_pattern) if url_pattern else None
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        stdin=asyncio.subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,  # its own process group, so a timeout ends all of it
+    loop = asyncio.get_running_loop()
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_shell(
+            command,
+            stdout=write_fd,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,  # its own process group, so a timeout ends all of it
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    stream = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(read_fd, "rb", buffering=0)
     )
-    assert proc.stdout is not None
-    reader = asyncio.ensure_future(_stream(proc.stdout, result.log, log, pattern))
+    reader = asyncio.ensure_future(_stream(stream, result, log, pattern))
     try:
         async with asyncio.timeout(timeout_s):
             await proc.wait()
-            result.url = await reader
+            # the output normally ends with the command; give the last lines a moment
+            await asyncio.wait([reader], timeout=drain_s)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        result.duration_s = time.perf_counter() - started
+        await asyncio.wait([reader], timeout=drain_s)  # what it printed before the kill
         result.kind = Kind.DEPLOY_FAILED
         result.error = f"deploy command timed out after {timeout_s:g}s"
+    finally:
+        if not reader.done():
+            reader.cancel()
+            if result.kind is None:
+                log(
+                    "deploy: the command exited but something it started still holds its "
+                    "output; no longer reading it (redirect background output to a file)",
+                    "warning",
+                )
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        transport.close()
+    result.duration_s = time.perf_counter() - started
+    if result.kind is not None:
         return result
     result.exit_code = proc.returncode
-    result.duration_s = time.perf_counter() - started
     if proc.returncode != 0:
         result.kind = Kind.DEPLOY_FAILED
         result.error = f"deploy command exited with {proc.returncode}"

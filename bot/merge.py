@@ -18,6 +18,7 @@ def _merge_flow(flows: Sequence[FlowSummary]) -> FlowSummary:
         out.total += f.total
         out.passed += f.passed
         out.flaky += f.flaky
+        out.failed += f.failed
         out.failures.extend(f.failures)
         out.flaky_sessions.extend(f.flaky_sessions)
         for k, v in f.event_seen.items():

@@ -19,34 +19,108 @@ MASK = "***"
 # Shortest value worth masking literally: shorter ones would shred ordinary text.
 _MIN_SECRET_LEN = 6
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# One character of an opaque credential (base64url, base64, hex, dotted tokens).
+_CRED = r"[A-Za-z0-9._~+/=-]"
+# A plain word, maybe capitalised or shouted, maybe ending a sentence: prose, not a secret.
+_PROSE_WORD = re.compile(r"(?:[A-Z]?[a-z]{1,23}|[A-Z]{1,23})[.!?:)]*")
+# Names that hold something *about* a secret: where it comes from, how it travels.
+_ABOUT_SECRET = re.compile(
+    r"(?i)[_-](?:env|in|type|url|uri|path|file|name|prefix|param|header|id|len|length|ttl)$"
+)
+_PASSWORD = re.compile(r"(?i)pass(?:wd|word)")
+
+
+def _assignment(m: re.Match[str]) -> str:
+    """``NAME=value`` and quoted values mask; ``name: word`` in prose and names that only
+    describe a secret (``token_in``, ``secret_env``) stay."""
+    name, sep, value = m.group(1), m.group(2), m.group(3)
+    if _ABOUT_SECRET.search(name):
+        return m.group(0)
+    if value[0] in "\"'":
+        return f"{name}{sep}{value[0]}{MASK}{value[0]}"
+    if (
+        ":" in sep
+        and sep[-1] in " \t"
+        and not _PASSWORD.search(name)
+        and _PROSE_WORD.fullmatch(value)
+    ):
+        return m.group(0)  # "Invalid token: expired" is a reason worth keeping
+    return f"{name}{sep}{MASK}"
+
+
+_SECRET_WORD = r"(?i:secret|token|password|passwd|api_?key|private_?key|credentials?|auth_?key)"
+_Repl = str | Callable[[re.Match[str]], str]
+
+_PATTERNS: tuple[tuple[re.Pattern[str], _Repl], ...] = (
     # JSON Web Tokens: header.payload[.signature], base64url, header starts with {"
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?"), MASK),
     # GitHub tokens (classic, fine-grained, app, OAuth, refresh)
     (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"), MASK),
-    # Authorization / cookie-style headers, whatever the scheme
-    (
-        re.compile(r"(?i)\b(authorization|proxy-authorization|x-api-key)(\s*[:=]\s*)([^\r\n]+)"),
-        rf"\1\2{MASK}",
-    ),
-    (re.compile(r"(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\1\2{MASK}"),
-    # credentials in URLs: ?token=…, &access_token=…, user:pass@host
+    # Authorization / cookie-style headers, whatever the scheme (to the end of the value)
     (
         re.compile(
-            r"(?i)([?&;](?:access_)?(?:token|jwt|key|secret|password|api_key|auth)=)[^&#\s\"']+"
+            r"(?i)\b(authorization|proxy-authorization|x-api-key|cookie|set-cookie)"
+            r"([\"']?[ \t]*[:=][ \t]*[\"']?)([^\r\n\"']+)"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    # a scheme word followed by something credential-shaped ("Bearer of bad news" survives)
+    (
+        re.compile(
+            rf"\b((?i:bearer|token|basic))([ \t]+)"
+            rf"(?:(?=(?:{_CRED})*(?:\d|[a-z][A-Z]|[+/=])){_CRED}{{8,}}|{_CRED}{{24,}})"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    # credentials in URLs: ?token=…, &access_token=…, &id_token=…, user:pass@host
+    (
+        re.compile(
+            r"(?i)([?&;](?:[a-z0-9]+[_-])*(?:token|jwt|key|secret|password|api_?key|auth|sig|"
+            r"signature)=)[^&#\s\"']+"
         ),
         rf"\1{MASK}",
     ),
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),
-    # KEY=value / "key": "value" assignments of secret-looking names
+    # KEY=value / "key": "value" assignments of secret-looking names; the name is a whole
+    # word (JWT_SECRET_KEY, db-password, MYTOKEN), so max_tokens= or tokenizer= survive
     (
         re.compile(
-            r"(?i)\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL)"
-            r"[A-Z0-9_]*)(\"?\s*[:=]\s*\"?)([^\s\"',;]{4,})"
+            rf"(?<![A-Za-z0-9_-])((?:[A-Za-z0-9]+[_-])*{_SECRET_WORD}(?:[_-][A-Za-z0-9]+)*|"
+            r"[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|APIKEY|API_KEY|PRIVATE_KEY|CREDENTIAL)"
+            r"[A-Z0-9_]*)"
+            r"([\"']?[ \t]*[:=][ \t]*)(?!\*\*\*)(\"[^\"\r\n]+\"|'[^'\r\n]+'|[^\s\"',;&]{4,})"
         ),
-        rf"\1\2{MASK}",
+        _assignment,
     ),
 )
+
+
+def _mask_spans(text: str, secrets: Iterable[str]) -> str:
+    """Mask every occurrence of every secret, overlapping ones as one span.
+
+    A regex alternation masks the first of two overlapping secrets and leaves the rest of
+    the second in clear text ("***XYZ"); merging the spans leaves nothing of either.
+    """
+    spans: list[tuple[int, int]] = []
+    for secret in secrets:
+        start = text.find(secret)
+        while start != -1:
+            spans.append((start, start + len(secret)))
+            start = text.find(secret, start + 1)
+    spans.sort()
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out: list[str] = []
+    pos = 0
+    for a, b in merged:
+        out += (text[pos:a], MASK)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 class Redactor:
@@ -55,6 +129,7 @@ class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
         self._literal: re.Pattern[str] | None = None
+        self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._on_register: list[Callable[[str], None]] = []
 
@@ -68,8 +143,9 @@ class Redactor:
                 self._secrets.add(value)
                 added.append(value)
             if added:
-                ordered = sorted(self._secrets, key=len, reverse=True)
+                ordered = tuple(sorted(self._secrets, key=len, reverse=True))
                 self._literal = re.compile("|".join(re.escape(s) for s in ordered))
+                self._ordered = ordered
             listeners = list(self._on_register)
         for value in added:
             for listener in listeners:
@@ -90,9 +166,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        literal = self._literal
-        if literal is not None:
-            text = literal.sub(MASK, text)
+        literal, ordered = self._literal, self._ordered
+        if literal is not None and literal.search(text) is not None:
+            text = _mask_spans(text, ordered)
         for pattern, repl in _PATTERNS:
             text = pattern.sub(repl, text)
         return text
@@ -102,6 +178,7 @@ class Redactor:
         with self._lock:
             self._secrets.clear()
             self._literal = None
+            self._ordered = ()
             self._on_register.clear()
 
 

@@ -18,7 +18,7 @@ from bot import redact, render
 from bot.config import Config
 from bot.diagnosis import PASSING, Diagnosis, diagnose
 from bot.results import Iteration, iteration_from_dict
-from bot.session import BEGIN, END, IterationRecord, SessionState, new_id, now_iso
+from bot.session import BEGIN, END, IterationRecord, SessionState, env_marker, new_id, now_iso
 
 MAX_STATE_FAILURES = 10
 MAX_STATE_CASES = 50
@@ -51,7 +51,19 @@ def compact(it: Iteration) -> dict[str, Any]:
     return data
 
 
-def record(state: SessionState, it: Iteration, dx: Diagnosis, *, shard_done: bool = True) -> None:
+def fingerprint(status: str, it: Iteration, blocker: str) -> tuple[Any, ...]:
+    """What makes two iterations the same result (timings aside)."""
+    passing, run = it.golden_path_tests
+    return (status, it.passed, it.failed, it.flaky, passing, run, blocker[:200])
+
+
+def record_fingerprint(r: IterationRecord) -> tuple[Any, ...]:
+    return (r.status, r.passed, r.failed, r.flaky, r.golden_passing, r.golden_run, r.blocker)
+
+
+def record(
+    state: SessionState, it: Iteration, dx: Diagnosis, *, close_on_green: bool = True
+) -> None:
     """Fold an iteration into the session: history, blocker timeline, what /retest reruns."""
     passing, run = it.golden_path_tests
     state.environment = it.environment
@@ -86,7 +98,13 @@ def record(state: SessionState, it: Iteration, dx: Diagnosis, *, shard_done: boo
         state.sessions += 1
         state.session_id = new_id()
         state.started_at = it.started_at
-        state.add_log("regression: golden path failing again, new session", "warning")
+        state.add_log(
+            "regression: golden path failing again — new session, issue reopened", "warning"
+        )
+    if dx.status == PASSING and close_on_green:
+        state.closed_at = state.closed_at or (it.finished_at or now_iso())
+    else:
+        state.closed_at = ""
     failed_sessions = sorted(f.index for f in it.flow.failures) if it.flow else []
     state.last_failed = {
         "http": any(not c.ok for c in it.http),
@@ -155,14 +173,15 @@ def owned_section(
 ) -> str:
     """The bot-owned part of the issue body: markers, rendered report, state block."""
     block = state.to_block()
-    room = budget - len(block) - len(BEGIN) - len(END) - 8
+    marker = env_marker(cfg.environment)
+    room = budget - len(block) - len(BEGIN) - len(END) - len(marker) - 8
     rendered = render.render(
         "issue.md.j2",
         context(cfg, state, it, dx, issue=issue),
         override_dir=cfg.tracking.templates,
         budget=max(room, 1000),
     )
-    return f"{BEGIN}\n{rendered.body.rstrip()}\n\n{block}\n{END}"
+    return f"{BEGIN}\n{marker}\n{rendered.body.rstrip()}\n\n{block}\n{END}"
 
 
 def _atomic_write(path: Path, text: str) -> None:

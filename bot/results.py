@@ -115,6 +115,7 @@ class FlowSummary:
     total: int = 0
     passed: int = 0
     flaky: int = 0
+    failed: int = 0  # a count: ``failures`` may be capped where results are stored
     failures: list[FlowSession] = field(default_factory=list)
     flaky_sessions: list[int] = field(default_factory=list)
     event_seen: dict[str, int] = field(default_factory=dict)  # event → sessions that saw it
@@ -124,10 +125,6 @@ class FlowSummary:
     latency_p95_s: float | None = None
     concurrency: int = 0
     skipped: bool = False
-
-    @property
-    def failed(self) -> int:
-        return len(self.failures)
 
     @property
     def sessions_per_s(self) -> float:

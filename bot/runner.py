@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot import pipeline, report, tracking
 from bot.cli import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, default_tracker, run_async
@@ -56,6 +56,8 @@ def publish(
         upd = tracking.apply(local.read(), cfg, iteration=it, run_log=log.entries)
         for w in upd.warnings:
             log(w, "warning")
+        if upd.identical:
+            log("same result as the last iteration: tracking file unchanged", "info")
         local.archive(upd.state, upd.to_archive)
         if upd.to_archive:  # the archive list is part of the state: render again
             upd = _rerender(upd, cfg)
@@ -134,12 +136,51 @@ def execute(
     out: TextIO,
 ) -> Outcome:
     it = run_async(pipeline.run_iteration(cfg, opts, log))
-    dx, body, where = publish(cfg, it, tracker=tracker, dry_run=dry_run, log=log, out=out)
+    return finish(cfg, it, tracker=tracker, dry_run=dry_run, results=results, log=log, out=out)
+
+
+def finish(
+    cfg: Config,
+    it: Iteration,
+    *,
+    tracker: str,
+    dry_run: bool,
+    results: Path,
+    log: RunLog,
+    out: TextIO,
+) -> Outcome:
+    """Publish, then write results.json/junit.xml and the summary — even if publishing fails."""
+    from bot.publish.github import PublishError
+    from bot.session import SessionState
+
+    failure: PublishError | None = None
+    try:
+        dx, body, where = publish(cfg, it, tracker=tracker, dry_run=dry_run, log=log, out=out)
+    except PublishError as exc:
+        failure = exc
+        dx, body, where = report.diagnose_iteration(cfg, it, SessionState()), "", "(not published)"
     report.write_results(results, it, dx)
     report.write_junit(results.with_name("junit.xml"), it)
+    actions = _actions()
+    if actions is not None:
+        actions.publish(it, dx, body=body, issue_url=where, results_path=str(results))
     if not dry_run:
         summarize(it, dx, f"{where}, {results}, {results.with_name('junit.xml')}", out)
+    if failure is not None:
+        out.write(f"golden-path: {failure}\n")
+        return Outcome(it, dx, body, where, EXIT_FAILED)
     return Outcome(it, dx, body, where, EXIT_OK if dx.status == PASSING else EXIT_FAILED)
+
+
+def _actions() -> Any:
+    """The Actions publisher when running inside a workflow (job summary, outputs, annotations)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return None
+    try:
+        from bot.publish import actions
+    except ImportError:  # pragma: no cover - module lands with the action
+        return None
+    return actions.for_run(os.environ)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -176,14 +217,15 @@ def merge_command(args: argparse.Namespace) -> int:
     parts = [report.read_results(Path(p)) for p in args.results]
     it = merge_iterations(parts)
     log(f"merged {len(parts)} shard results", "info")
-    tracker = args.tracker or default_tracker()
-    dx, _, where = publish(cfg, it, tracker=tracker, dry_run=args.dry_run, log=log, out=sys.stdout)
-    out = Path(args.out or Path(DEFAULT_OUT) / "results.json")
-    report.write_results(out, it, dx)
-    report.write_junit(out.with_name("junit.xml"), it)
-    if not args.dry_run:
-        summarize(it, dx, f"{where}, {out}", sys.stdout)
-    return EXIT_OK if dx.status == PASSING else EXIT_FAILED
+    return finish(
+        cfg,
+        it,
+        tracker=args.tracker or default_tracker(),
+        dry_run=args.dry_run,
+        results=Path(args.out or Path(DEFAULT_OUT) / "results.json"),
+        log=log,
+        out=sys.stdout,
+    ).exit_code
 
 
 def handle_event_command(args: argparse.Namespace) -> int:

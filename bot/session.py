@@ -23,6 +23,11 @@ END = "<!-- golden-path:end -->"
 _STATE_RE = re.compile(r"<!-- golden-path-state:v(?P<v>\d+)\n(?P<json>.*?)\n-->", re.S)
 
 
+def env_marker(environment: str) -> str:
+    """Hidden line that identifies an environment's tracking issue (titles get edited)."""
+    return f"<!-- golden-path:environment={environment} -->"
+
+
 class StateError(ValueError):
     """The state block exists but cannot be read."""
 

@@ -26,6 +26,8 @@ from bot.session import (
 
 #: Log entries kept in the state block; older ones move to archives (comments, files).
 STATE_LOG_KEEP = 200
+#: Characters the hidden state block may take, leaving the rest of 65,536 for the report.
+STATE_BUDGET = 30_000
 
 
 @dataclass(slots=True)
@@ -36,6 +38,7 @@ class Update:
     changed: bool
     warnings: list[str] = field(default_factory=list)
     to_archive: list[LogEntry] = field(default_factory=list)
+    identical: bool = False  # same result as the last iteration: nothing recorded
 
 
 def load_state(body: str, environment: str, warnings: list[str]) -> SessionState:
@@ -60,6 +63,7 @@ def apply(
     pending: SessionState | None = None,
     mutate: Callable[[SessionState], None] | None = None,
     keep_log: int = STATE_LOG_KEEP,
+    skip_identical: bool = True,
 ) -> Update:
     """New body for ``body`` after this run.
 
@@ -77,7 +81,18 @@ def apply(
         mutate(state)
     if iteration is not None:
         dx = report.diagnose_iteration(cfg, iteration, state)
-        report.record(state, iteration, dx)
+        last = state.last
+        blocker = dx.blocker.root_issue if dx.blocker else ""
+        if (
+            skip_identical
+            and pending is None
+            and last is not None
+            and report.record_fingerprint(last) == report.fingerprint(dx.status, iteration, blocker)
+            and not warnings
+        ):
+            # Same result as the last iteration: nothing to tell anyone, nothing to write.
+            return Update(body, state, dx, False, warnings, [], identical=True)
+        report.record(state, iteration, dx, close_on_green=cfg.tracking.close_on_green)
         shown = iteration
     else:
         shown = (
@@ -87,6 +102,10 @@ def apply(
         )
         dx = report.diagnose_iteration(cfg, shown, state)
     to_archive = state.archive_oldest(keep_log)
+    keep = min(keep_log, len(state.log))
+    while keep > 0 and len(state.to_json()) > STATE_BUDGET:
+        keep //= 2  # long entries: keep fewer in the body, the rest go to the archive too
+        to_archive += state.archive_oldest(keep)
     owned = report.owned_section(cfg, state, shown, dx, issue=issue, budget=_budget(body))
     new_body = replace_owned(body, owned)
     return Update(new_body, state, dx, new_body != body, warnings, to_archive)

@@ -344,6 +344,7 @@ class FlowAggregator:
             s.passed += 1
             self.durations.append(session.duration_s)
         else:
+            s.failed += 1
             s.failures.append(session)
 
     def finish(self, wall_s: float, concurrency: int) -> FlowSummary:
@@ -445,4 +446,5 @@ async def run_agent_flow(
             else:
                 still.append(new)
         agg.summary.failures = sorted(still, key=lambda s: s.index)
+        agg.summary.failed = len(still)
     return agg.finish(time.perf_counter() - started, concurrency)

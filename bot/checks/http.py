@@ -26,8 +26,9 @@ def _server_time(response: httpx.Response) -> float | None:
     """The server's clock, which explains 'token expired' when the clocks disagree."""
     try:
         body = response.json()
-        if isinstance(body, dict) and isinstance(body.get("time"), int | float):
-            return float(body["time"])
+        value = body.get("time") if isinstance(body, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
     except ValueError:
         pass
     date = response.headers.get("date")

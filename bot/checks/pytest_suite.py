@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -25,14 +26,32 @@ from bot.results import SuiteResult, TestCase
 Log = Callable[[str, str], None]
 
 
+def _nodeid(classname: str, name: str, file: str | None) -> str:
+    """pytest's node id from a JUnit test case.
+
+    JUnit flattens ``dir/test_x.py::TestA::TestB::test_c`` into classname
+    ``dir.test_x.TestA.TestB`` and name ``test_c``; only the ``file`` attribute (xunit1)
+    says where the path ends and the classes begin.
+    """
+    if file:
+        module = file[:-3] if file.endswith(".py") else file
+        prefix = module.replace("/", ".").replace("\\", ".")
+        if not classname:  # a collection error: the name is the module's
+            return file
+        if classname == prefix:
+            return f"{file}::{name}"
+        if classname.startswith(prefix + "."):
+            classes = classname[len(prefix) + 1 :].split(".")
+            return "::".join([file, *classes, name])
+        return f"{file}::{name}"
+    return f"{classname.replace('.', '/')}.py::{name}" if classname else name
+
+
 def parse_junit(path: Path) -> list[TestCase]:
     cases: list[TestCase] = []
     root = ET.parse(path).getroot()  # noqa: S314 - our own subprocess wrote it
     for case in root.iter("testcase"):
-        classname = case.get("classname", "")
-        name = case.get("name", "")
-        file = case.get("file")
-        nodeid = f"{file or classname.replace('.', '/') + '.py'}::{name}" if classname else name
+        nodeid = _nodeid(case.get("classname", ""), case.get("name", ""), case.get("file"))
         outcome, message = "passed", ""
         for tag, result in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
             el = case.find(tag)
@@ -52,43 +71,46 @@ def parse_junit(path: Path) -> list[TestCase]:
 
 
 async def _pytest(
-    args: list[str], env: dict[str, str], cwd: str | None, timeout_s: float, log: Log
+    args: list[str], env: dict[str, str], cwd: str | None, timeout_s: float, log: Log, work: Path
 ) -> tuple[int | None, list[TestCase], str]:
-    with tempfile.TemporaryDirectory(prefix="golden-path-") as tmp:
-        junit = Path(tmp) / "junit.xml"
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={junit}",
-            "-o",
-            "junit_family=xunit2",
-            *args,
-        ]
-        proc = await asyncio.create_subprocess_exec(
-            *cmd,
-            env=env,
-            cwd=cwd,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            async with asyncio.timeout(timeout_s):
-                output, _ = await proc.communicate()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            await proc.wait()
-            return None, [], f"suite timed out after {timeout_s:g}s"
-        text = redact.redact(output.decode("utf-8", "replace"))
-        for line in text.splitlines()[-5:]:
-            log(f"pytest: {line}", "debug")
-        cases = parse_junit(junit) if junit.exists() else []
-        return proc.returncode, cases, text
+    """One pytest run; ``work`` is private to the suite run (JUnit files, pytest's cache)."""
+    junit = work / "junit.xml"
+    junit.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        # the cache lives in our temp dir, not the user's tree; reruns read it (--lf)
+        "-o",
+        f"cache_dir={work / 'cache'}",
+        f"--junitxml={junit}",
+        # xunit1 records each test's file, which node ids need (classes, nested dirs)
+        "-o",
+        "junit_family=xunit1",
+        *args,
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            output, _ = await proc.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        return None, [], f"suite timed out after {timeout_s:g}s"
+    text = redact.redact(output.decode("utf-8", "replace"))
+    for line in text.splitlines()[-5:]:
+        log(f"pytest: {line}", "debug")
+    cases = parse_junit(junit) if junit.exists() else []
+    return proc.returncode, cases, text
 
 
 async def run_suite(
@@ -100,33 +122,44 @@ async def run_suite(
     retries: int,
     log: Log,
 ) -> SuiteResult:
-    """Run one configured suite; failed tests are rerun up to ``retries`` times."""
+    """Run one configured suite; failed tests are rerun up to ``retries`` times.
+
+    Reruns use pytest's own ``--lf`` against a private cache, so exactly the failed tests
+    run again, whatever rootdir, classes or parametrisation their node ids involve.
+    """
     started = time.perf_counter()
     env = dict(os.environ)
     env.update({ENV_BASE_URL: base_url or "", ENV_WS_URL: ws_url or "", ENV_TOKEN: token or ""})
     args = list(suite.args)
     if suite.workers is not None:
         args += ["-n", str(suite.workers)]
-    code, cases, output = await _pytest(args, env, suite.cwd, suite.timeout, log)
     result = SuiteResult(name=suite.name)
-    if code is None:
-        result.error = output
-    elif code not in (0, 1) and not cases:
-        tail = " | ".join(output.strip().splitlines()[-3:])
-        result.error = f"pytest exited with {code}: {tail}"[:1000]
-    for attempt in range(2, retries + 2):
-        failed = [c for c in cases if c.outcome in ("failed", "error")]
-        if not failed or code is None:
-            break
-        _, rerun, _ = await _pytest(
-            [*args, *[c.nodeid for c in failed]], env, suite.cwd, suite.timeout, log
-        )
-        again = {c.nodeid: c for c in rerun}
-        for c in failed:
-            new = again.get(c.nodeid)
-            c.attempts = attempt
-            if new is not None and new.outcome == "passed":
-                c.outcome, c.flaky, c.message = "passed", True, ""
+    with tempfile.TemporaryDirectory(prefix="golden-path-") as tmp:
+        work = Path(tmp)
+        code, cases, output = await _pytest(args, env, suite.cwd, suite.timeout, log, work)
+        if code is None:
+            result.error = output
+        elif code not in (0, 1):
+            # 2 interrupted (e.g. a collection error), 3 internal error, 4 usage error,
+            # 5 no tests collected: the suite did not run as configured
+            tail = " | ".join(output.strip().splitlines()[-3:])
+            result.error = f"pytest exited with {code}: {tail}"[:1000]
+        for attempt in range(2, retries + 2):
+            failed = [c for c in cases if c.outcome in ("failed", "error") and not c.flaky]
+            if not failed or result.error:
+                break
+            rerun_args = [*args, "--last-failed", "--last-failed-no-failures", "none"]
+            rerun_code, rerun, _ = await _pytest(
+                rerun_args, env, suite.cwd, suite.timeout, log, work
+            )
+            if rerun_code is None:
+                break
+            again = {c.nodeid: c for c in rerun}
+            for c in failed:
+                new = again.get(c.nodeid)
+                c.attempts = attempt
+                if new is not None and new.outcome == "passed":
+                    c.outcome, c.flaky, c.message = "passed", True, ""
     for c in cases:
         if c.flaky:
             result.flaky += 1
