@@ -296,6 +296,7 @@ def _blocker(it: Iteration, env: str) -> tuple[Blocker | None, list[Why]]:
     flow = it.flow
     if flow and flow.failures:
         kind, sample, n = _most_common(flow.failures)
+        n = flow.kinds.get(str(kind), n)  # failures may be capped; the counts are not
         b = Blocker(kind, _flow_root(kind, sample), "agent_flow", flow.failed, flow.total)
         if sample.error_frame:
             b.evidence.append(

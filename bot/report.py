@@ -99,7 +99,9 @@ def record(
         state.session_id = new_id()
         state.started_at = it.started_at
         state.add_log(
-            "regression: golden path failing again — new session, issue reopened", "warning"
+            "regression: golden path failing again — new session, issue reopened",
+            "warning",
+            at=it.started_at or None,
         )
     if dx.status == PASSING and close_on_green:
         state.closed_at = state.closed_at or (it.finished_at or now_iso())
