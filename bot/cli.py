@@ -31,7 +31,9 @@ class RunLog:
         from bot.redact import redact
         from bot.session import LogEntry, new_id, now_iso
 
-        text = redact(text)
+        # one console line per entry: untrusted text never starts a line, so it can
+        # never be read as a workflow command (::set-output, ::stop-commands, ...)
+        text = redact(text).replace("\r", " ").replace("\n", " ⏎ ")
         at = now_iso(precise=True)
         if level != "debug":
             self.entries.append(LogEntry(new_id(), at, text, level))
@@ -163,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from bot.publish.actions import GitHubActions, install_masks
+
+        install_masks(GitHubActions.from_env())  # every secret we learn is masked in the log
     try:
         return _dispatch(args)
     except KeyboardInterrupt:

@@ -29,7 +29,8 @@ class RunOptions:
     deploy: bool = True
     http: bool = True
     agent_flow: bool = True
-    suites: Sequence[str] | None = None  # None: all configured suites
+    suites: Sequence[str] | None = None  # None: all configured suites; []: none
+    deployed_url: str | None = None  # without a deploy: where the last one went
     sessions: int | None = None  # overrides checks.agent_flow.sessions
     only_sessions: Sequence[int] | None = None  # /retest: rerun just these
     shard: tuple[int, int] | None = None  # (k, n), 1-based k
@@ -167,7 +168,10 @@ async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
         else:
             from bot.results import DeployResult
 
-            it.deploy = DeployResult(ran=False, ok=True, url=cfg.deploy.url or "")
+            it.deploy = DeployResult(
+                ran=False, ok=True, url=opts.deployed_url or cfg.deploy.url or ""
+            )
+            deployed_url = it.deploy.url or None
             log("deploy skipped: testing what is running", "info")
     base = cfg.base_url(deployed_url)
     token = _token(cfg, opts.env)
@@ -217,7 +221,7 @@ async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
     if cfg.checks.pytest:
         from bot.checks import pytest_suite
 
-        wanted = set(opts.suites) if opts.suites else None
+        wanted = set(opts.suites) if opts.suites is not None else None
         for suite in cfg.checks.pytest:
             if wanted is not None and suite.name not in wanted:
                 continue

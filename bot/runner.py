@@ -35,12 +35,13 @@ def publish(
     dry_run: bool,
     log: RunLog,
     out: TextIO,
+    gh: Any = None,
 ) -> tuple[Diagnosis, str, str]:
     """Fold the iteration into the tracking issue; returns (diagnosis, body, where)."""
     if tracker == "github":
         from bot.publish.github import publish_github
 
-        return publish_github(cfg, it, dry_run=dry_run, log=log, out=out)
+        return publish_github(cfg, it, dry_run=dry_run, log=log, out=out, gh=gh)
     if tracker == "none" or dry_run:
         body = ""
         if tracker.startswith("local:"):
@@ -148,6 +149,7 @@ def finish(
     results: Path,
     log: RunLog,
     out: TextIO,
+    gh: Any = None,
 ) -> Outcome:
     """Publish, then write results.json/junit.xml and the summary — even if publishing fails."""
     from bot.publish.github import PublishError
@@ -155,15 +157,15 @@ def finish(
 
     failure: PublishError | None = None
     try:
-        dx, body, where = publish(cfg, it, tracker=tracker, dry_run=dry_run, log=log, out=out)
+        dx, body, where = publish(
+            cfg, it, tracker=tracker, dry_run=dry_run, log=log, out=out, gh=gh
+        )
     except PublishError as exc:
         failure = exc
         dx, body, where = report.diagnose_iteration(cfg, it, SessionState()), "", "(not published)"
     report.write_results(results, it, dx)
     report.write_junit(results.with_name("junit.xml"), it)
-    actions = _actions()
-    if actions is not None:
-        actions.publish(it, dx, body=body, issue_url=where, results_path=str(results))
+    _publish_actions(it, dx, body=body, where=where, results=results)
     if not dry_run:
         summarize(it, dx, f"{where}, {results}, {results.with_name('junit.xml')}", out)
     if failure is not None:
@@ -172,15 +174,23 @@ def finish(
     return Outcome(it, dx, body, where, EXIT_OK if dx.status == PASSING else EXIT_FAILED)
 
 
-def _actions() -> Any:
-    """The Actions publisher when running inside a workflow (job summary, outputs, annotations)."""
-    if os.environ.get("GITHUB_ACTIONS") != "true":
-        return None
-    try:
-        from bot.publish import actions
-    except ImportError:  # pragma: no cover - module lands with the action
-        return None
-    return actions.for_run(os.environ)
+def _publish_actions(it: Iteration, dx: Diagnosis, *, body: str, where: str, results: Path) -> None:
+    """Job summary, annotations and outputs; writes nothing outside Actions."""
+    from bot.publish.actions import GitHubActions, publish_run
+
+    number = None
+    url = where if where.startswith("http") else None
+    if url and url.rstrip("/").rsplit("/", 1)[-1].isdigit():
+        number = int(url.rstrip("/").rsplit("/", 1)[-1])
+    publish_run(
+        GitHubActions.from_env(),
+        it,
+        dx,
+        body=body,
+        issue_number=number,
+        issue_url=url,
+        results_path=results,
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -142,7 +142,7 @@ class SessionState:
     def to_block(self) -> str:
         # <, > and & never appear raw, so nothing inside can close the comment early
         text = self.to_json().replace("<", "\\u003c").replace(">", "\\u003e")
-        text = text.replace("&", "\\u0026")
+        text = text.replace("&", "\\u0026").replace("@", "\\u0040")  # no mention, even hidden
         return f"<!-- golden-path-state:v{STATE_VERSION}\n{text}\n-->"
 
     @classmethod

@@ -21,43 +21,6 @@ from tests.support.github_server import GitHubServer
 REPO = "octo/app"
 
 
-@pytest.fixture
-def workdir(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    github_env: dict[str, str],
-    sample: SampleTarget,
-) -> Path:
-    """A checkout-like directory with a config for the sample target and the Actions env."""
-    monkeypatch.chdir(tmp_path)
-    for key, value in github_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("TEST_JWT_SECRET", sample.secret)
-    monkeypatch.setenv("GOLDEN_PATH_RETRY_BACKOFF", "0.01")
-    monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
-    monkeypatch.setenv("GOLDEN_PATH_SETTLE", "0.3")
-    (tmp_path / "golden-path.yml").write_text(
-        f"""
-environment: staging
-target_tests: 20
-target: {{base_url: "{sample.base_url}"}}
-auth:
-  jwt: {{secret_env: TEST_JWT_SECRET, claims: {{sub: e2e, iss: auth-service, aud: backend}}}}
-  verify_url: "{sample.auth_url}/auth/validate"
-checks:
-  health:
-    - {{name: Infrastructure Health, url: /health}}
-    - {{name: Auth Service Health, url: "{sample.auth_url}/health"}}
-  endpoints:
-    - {{name: threads, url: /api/threads, auth: true}}
-  agent_flow: {{sessions: 20, concurrency: 20, timeout: 5s, connect_timeout: 2s}}
-tracking: {{labels: [golden-path]}}
-""",
-        encoding="utf-8",
-    )
-    return tmp_path
-
-
 def _run(*extra: str) -> int:
     return main(["run", "--config", "golden-path.yml", "--tracker", "github", *extra])
 
@@ -175,7 +138,8 @@ def test_ten_concurrent_runs_keep_every_iteration(
     workdir: Path, github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ten runs publishing at once: all ten iterations end up in the state."""
-    monkeypatch.setenv("GOLDEN_PATH_SETTLE", "0.6")  # > any read→write window here
+    # the bound the protocol needs: every write lands within settle/2, even on a busy machine
+    monkeypatch.setenv("GOLDEN_PATH_SETTLE", "2")
     cfg = load_config(workdir / "golden-path.yml")
     env = dict(os.environ)
     errors: list[BaseException] = []
