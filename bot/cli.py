@@ -7,9 +7,10 @@ subcommands, so ``golden-path --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -26,6 +27,22 @@ class RunLog:
         self.stream = stream if stream is not None else sys.stderr
         self.verbose = verbose
         self.entries: list[Any] = []
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A folded section in the Actions log, showing the detail lines inside it."""
+        in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+        verbose = self.verbose
+        if in_actions:
+            self.stream.write(f"::group::{title}\n")
+            self.verbose = True
+        try:
+            yield
+        finally:
+            if in_actions:
+                self.stream.write("::endgroup::\n")
+                self.stream.flush()
+            self.verbose = verbose
 
     def __call__(self, text: str, level: str = "info") -> None:
         from bot.redact import redact
@@ -152,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     handle = sub.add_parser("handle-event", help="act on the GitHub event of this workflow run")
     handle.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
     handle.add_argument("--dry-run", action="store_true")
+    handle.add_argument(
+        "--suite",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="for push/dispatch iterations: run only this pytest suite",
+    )
+    handle.add_argument(
+        "--no-deploy",
+        action="store_true",
+        help="for push/dispatch iterations: skip the deploy step",
+    )
+    handle.add_argument("--results", default=None, metavar="FILE")
 
     merge = sub.add_parser("merge", help="merge shard results and publish once")
     merge.add_argument("results", nargs="+", metavar="RESULTS")

@@ -47,7 +47,20 @@ def handle_event(args: argparse.Namespace) -> int:
         ) from None
     cfg = load_config(args.config)
     log = RunLog(verbose=args.debug)
-    return handle(cfg, name, payload, env=env, log=log, out=sys.stdout, dry_run=args.dry_run)
+    if args.no_deploy:
+        env["GOLDEN_PATH_DEPLOY"] = "false"
+    if args.results:
+        env["GOLDEN_PATH_RESULTS"] = args.results
+    return handle(
+        cfg,
+        name,
+        payload,
+        env=env,
+        log=log,
+        out=sys.stdout,
+        dry_run=args.dry_run,
+        suites=args.suite,
+    )
 
 
 def handle(
@@ -60,6 +73,7 @@ def handle(
     out: TextIO,
     dry_run: bool = False,
     gh: Any = None,
+    suites: list[str] | None = None,
 ) -> int:
     decision = trigger.from_event(
         name,
@@ -74,7 +88,7 @@ def handle(
     if decision.action == "run":
         opts = pipeline.RunOptions(
             deploy=decision.deploy and env.get("GOLDEN_PATH_DEPLOY", "true") != "false",
-            suites=decision.suites,
+            suites=decision.suites or suites,
             trigger=name,
             progress=Progress("golden path"),
             env=env,

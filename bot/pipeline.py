@@ -8,6 +8,7 @@ every failure is recorded in the iteration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -161,7 +162,9 @@ async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
     deployed_url: str | None = None
     if cfg.deploy is not None:
         if opts.deploy:
-            it.deploy = await deploy_step.deploy(cfg.deploy, log=log, resolve=cfg.resolve_url)
+            group = getattr(log, "group", None)
+            with group("Deploy") if group else contextlib.nullcontext():
+                it.deploy = await deploy_step.deploy(cfg.deploy, log=log, resolve=cfg.resolve_url)
             if not it.deploy.ok:
                 return
             deployed_url = it.deploy.url
