@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -192,9 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)")
+
+
+def register_env_secrets(env: Mapping[str, str]) -> None:
+    """Mask the values of secret-named variables (deploy credentials, tokens) everywhere.
+
+    A deploy script that echoes ``$DEPLOY_TOKEN`` prints a bare value no pattern can
+    recognise; knowing the value is the only way to keep it out of the report.
+    """
+    from bot.redact import register
+
+    register(*(v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    register_env_secrets(os.environ)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from bot.publish.actions import GitHubActions, install_masks
 
