@@ -139,7 +139,7 @@ def test_ten_concurrent_runs_keep_every_iteration(
 ) -> None:
     """Ten runs publishing at once: all ten iterations end up in the state."""
     # the bound the protocol needs: every write lands within settle/2, even on a busy machine
-    monkeypatch.setenv("GOLDEN_PATH_SETTLE", "2")
+    monkeypatch.setenv("GOLDEN_PATH_SETTLE", "1")
     cfg = load_config(workdir / "golden-path.yml")
     env = dict(os.environ)
     errors: list[BaseException] = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,7 +42,7 @@ from bot.session import (
 
 DEFAULT_API_URL = "https://api.github.com"
 PENDING_DIR = Path(".golden-path")
-MAX_VERIFY_ROUNDS = 6
+MAX_VERIFY_ROUNDS = 12
 STATUS_LABEL = "golden-path: {status}"
 
 
@@ -436,6 +437,13 @@ def _write_verified(
         if _contains(fresh, ours):
             return
         log("another run updated the tracking issue at the same time: merging", "warning")
+        # Everyone who lost the round retries at once; a random pause spreads them out so
+        # each one reads (and merges) what the others wrote before writing again.
+        time.sleep(random.uniform(0, settle))
+        fresh_issue = gh.get_issue(issue.number)
+        read_at = time.monotonic()
+        fresh_body = fresh_issue.body or ""
+        fresh = _state_of(fresh_body)
         ours = merge(ours, fresh) if fresh is not None else ours
         upd.state = ours
         body = _render_with(cfg, ours, upd, fresh_issue, base_body=fresh_body, budget_cut=shrink)
