@@ -82,9 +82,8 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
     skew = ev.server_clock_skew_s
     if skew is not None and abs(skew) > CLOCK_SKEW_TOLERANCE_S:
         direction = "ahead of" if skew > 0 else "behind"
-        iat = claims.get("iat")
-        numeric = isinstance(exp, int | float) and isinstance(iat, int | float)
-        ttl = exp - iat if numeric else None  # a token from elsewhere may carry odd claims
+        iat = claims.get("iat")  # a token from elsewhere may carry odd claims
+        ttl = exp - iat if isinstance(exp, int | float) and isinstance(iat, int | float) else None
         looks = (
             " — past our token's lifetime, so every token looks expired there"
             if ttl is not None and skew > ttl

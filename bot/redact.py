@@ -28,13 +28,15 @@ _ABOUT_SECRET = re.compile(
     r"(?i)[_-](?:env|in|type|url|uri|path|file|name|prefix|param|header|id|len|length|ttl)$"
 )
 _PASSWORD = re.compile(r"(?i)pass(?:wd|word)")
+# JSON / YAML / Python literals: "token_sent": true is a flag, not a credential
+_LITERALS = frozenset({"true", "false", "null", "none", "True", "False", "None", "Null"})
 
 
 def _assignment(m: re.Match[str]) -> str:
     """``NAME=value`` and quoted values mask; ``name: word`` in prose and names that only
     describe a secret (``token_in``, ``secret_env``) stay."""
     name, sep, value = m.group(1), m.group(2), m.group(3)
-    if _ABOUT_SECRET.search(name):
+    if _ABOUT_SECRET.search(name) or value in _LITERALS:
         return m.group(0)
     if value[0] in "\"'":
         return f"{name}{sep}{value[0]}{MASK}{value[0]}"
@@ -88,7 +90,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Repl], ...] = (
             rf"(?<![A-Za-z0-9_-])((?:[A-Za-z0-9]+[_-])*{_SECRET_WORD}(?:[_-][A-Za-z0-9]+)*|"
             r"[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|APIKEY|API_KEY|PRIVATE_KEY|CREDENTIAL)"
             r"[A-Z0-9_]*)"
-            r"([\"']?[ \t]*[:=][ \t]*)(?!\*\*\*)(\"[^\"\r\n]+\"|'[^'\r\n]+'|[^\s\"',;&]{4,})"
+            r"([\"']?[ \t]*[:=][ \t]*)(?!\*\*\*)"
+            # a quoted value whole, or a bare one (not its closing JSON bracket)
+            r"(\"[^\"\r\n]+\"|'[^'\r\n]+'|[^\s\"',;&]{4,}(?<![}\]]))"
         ),
         _assignment,
     ),
@@ -128,8 +132,8 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
-        self._literal: re.Pattern[str] | None = None
-        self._ordered: tuple[str, ...] = ()
+        # (quick test, secrets longest first), swapped as one so readers never mix two sets
+        self._literal: tuple[re.Pattern[str], tuple[str, ...]] | None = None
         self._lock = threading.Lock()
         self._on_register: list[Callable[[str], None]] = []
 
@@ -144,8 +148,8 @@ class Redactor:
                 added.append(value)
             if added:
                 ordered = tuple(sorted(self._secrets, key=len, reverse=True))
-                self._literal = re.compile("|".join(re.escape(s) for s in ordered))
-                self._ordered = ordered
+                quick = re.compile("|".join(re.escape(s) for s in ordered))
+                self._literal = (quick, ordered)
             listeners = list(self._on_register)
         for value in added:
             for listener in listeners:
@@ -166,9 +170,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        literal, ordered = self._literal, self._ordered
-        if literal is not None and literal.search(text) is not None:
-            text = _mask_spans(text, ordered)
+        literal = self._literal
+        if literal is not None and literal[0].search(text) is not None:
+            text = _mask_spans(text, literal[1])
         for pattern, repl in _PATTERNS:
             text = pattern.sub(repl, text)
         return text
@@ -178,7 +182,6 @@ class Redactor:
         with self._lock:
             self._secrets.clear()
             self._literal = None
-            self._ordered = ()
             self._on_register.clear()
 
 
