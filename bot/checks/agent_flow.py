@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import json
+import socket
 import ssl
 import time
 from array import array
@@ -46,6 +48,12 @@ DEFAULT_EVENTS = (
 )
 
 Progress = Callable[[int, int], None]
+_UNREACHABLE_ERRNOS = {
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ECONNREFUSED,
+    errno.EADDRNOTAVAIL,
+}
 _UNSET: Any = object()
 
 
@@ -92,7 +100,7 @@ class FlowSpec:
             events=events,
             event_key=tuple(cfg.event_key.split(".")),
             run_key=tuple(cfg.run_key.split(".")) if cfg.run_key else None,
-            order=order,  # type: ignore[arg-type]
+            order=order,
             timeout=cfg.timeout,
             connect_timeout=cfg.connect_timeout,
             compression=cfg.compression,
@@ -168,8 +176,12 @@ def classify_connect_error(exc: BaseException, session: FlowSession) -> None:
         session.kind = Kind.TIMEOUT
     elif isinstance(exc, ssl.SSLError | InvalidHandshake | InvalidURI):
         session.kind = Kind.HANDSHAKE_FAILED
-    elif isinstance(exc, OSError):
+    elif isinstance(exc, ConnectionRefusedError | socket.gaierror) or (
+        isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS
+    ):
         session.kind = Kind.UNREACHABLE
+    elif isinstance(exc, OSError):  # reset or EOF after connecting: the handshake broke
+        session.kind = Kind.HANDSHAKE_FAILED
     else:
         session.kind = Kind.HANDSHAKE_FAILED
 
@@ -351,6 +363,9 @@ class FlowAggregator:
         s = self.summary
         s.wall_s = wall_s
         s.concurrency = concurrency
+        # sessions finish in whatever order the network allows; reports must not churn
+        s.failures.sort(key=lambda f: f.index)
+        s.flaky_sessions.sort()
         kinds: dict[str, int] = {}
         for f in s.failures:
             key = str(f.kind) if f.kind else "unknown"
