@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.redact import redact_obj
+
 STATE_VERSION = 1
 
 BEGIN = "<!-- golden-path:begin -->"
@@ -137,12 +139,15 @@ class SessionState:
 
     # -- (de)serialisation -------------------------------------------------------------
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"), ensure_ascii=True)
+        """The state as stored in the issue: redacted like every other output."""
+        data = redact_obj(dataclasses.asdict(self))
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
 
     def to_block(self) -> str:
         # <, > and & never appear raw, so nothing inside can close the comment early
         text = self.to_json().replace("<", "\\u003c").replace(">", "\\u003e")
-        text = text.replace("&", "\\u0026").replace("@", "\\u0040")  # no mention, even hidden
+        # no mention or cross-reference either, even inside a comment GitHub does not render
+        text = text.replace("&", "\\u0026").replace("@", "\\u0040").replace("#", "\\u0023")
         return f"<!-- golden-path-state:v{STATE_VERSION}\n{text}\n-->"
 
     @classmethod

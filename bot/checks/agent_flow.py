@@ -126,12 +126,16 @@ def _error_frame(msg: dict[str, Any]) -> dict[str, Any] | None:
             code = holder.get("error_code", holder.get("code"))
             text = holder.get("message", holder.get("error", ""))
             return {
-                "type": str(msg.get("type", ""))[:100],
-                "error_code": str(code)[:100],
-                "message": str(text)[:500],
+                "type": redact.redact(str(msg.get("type", ""))[:100]),
+                "error_code": redact.redact(str(code)[:100]),
+                "message": redact.redact(str(text)[:2000])[:500],
             }
     if str(msg.get("type", "")).lower() in {"error", "error_message"}:
-        return {"type": str(msg.get("type"))[:100], "error_code": "", "message": str(msg)[:500]}
+        return {
+            "type": redact.redact(str(msg.get("type"))[:100]),
+            "error_code": "",
+            "message": redact.redact(str(msg)[:2000])[:500],
+        }
     return None
 
 

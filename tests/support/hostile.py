@@ -45,6 +45,7 @@ class HostileServer:
         self.mode = mode
         self.port = 0
         self.connections = 0
+        self.tokens_seen: set[str] = set()  # what clients sent: must never be shown anywhere
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._main, daemon=True)
         self._ready = threading.Event()
@@ -89,7 +90,11 @@ class HostileServer:
             server: Any = await asyncio.start_server(self._raw, "127.0.0.1", 0)
         else:
             server = await serve(
-                self._ws, "127.0.0.1", 0, process_request=self._process, max_size=None,
+                self._ws,
+                "127.0.0.1",
+                0,
+                process_request=self._process,
+                max_size=None,
                 select_subprotocol=lambda conn, offered: offered[0] if offered else None,
             )
         self.port = server.sockets[0].getsockname()[1]
@@ -120,8 +125,9 @@ class HostileServer:
     def _process(self, conn: ServerConnection, request: Request) -> Response | None:
         if self.mode == "http-500":
             body = b'{"error": "upstream exploded"}'
-            headers = Headers([("Content-Type", "application/json"),
-                               ("Content-Length", str(len(body)))])
+            headers = Headers(
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
             return Response(500, "Internal Server Error", headers, body)
         return None
 
@@ -131,16 +137,36 @@ class HostileServer:
         path = ws.request.path if ws.request else ""
         token = auth.removeprefix("Bearer ").strip() or path.partition("token=")[2]
         token = token or (ws.subprotocol or "").removeprefix("jwt.")
+        if token:
+            self.tokens_seen.add(token)
         try:
             await ws.recv()
             if self.mode == "echo-credentials":
-                await ws.send(json.dumps({"type": "error_message", "data": {
-                    "error_code": "AUTH_FAILED",
-                    "message": f"rejected token {token}; header was Authorization: {auth}"}}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "error_message",
+                            "data": {
+                                "error_code": "AUTH_FAILED",
+                                "message": f"rejected token {token}; "
+                                f"header was Authorization: {auth}",
+                            },
+                        }
+                    )
+                )
                 await ws.close(1008, f"bad token {token}"[:120])
             elif self.mode == "hostile-text":
-                await ws.send(json.dumps({"type": "error_message", "data": {
-                    "error_code": "X", "message": HOSTILE_TEXT}}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "error_message",
+                            "data": {
+                                "error_code": "X",
+                                "message": HOSTILE_TEXT + " " + "y" * 100_000,
+                            },
+                        }
+                    )
+                )
                 await ws.close(1011, HOSTILE_TEXT[:120])
             elif self.mode == "mid-close":
                 await ws.send(json.dumps({"type": "agent_started", "data": {"run_id": "r"}}))
