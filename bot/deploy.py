@@ -24,6 +24,7 @@ from bot.results import DeployResult, Kind
 
 Log = Callable[[str, str], None]  # (text, level)
 LOG_TAIL = 40
+SESSION_LOG_TAIL = 5
 
 
 _CHUNK = 65536
@@ -187,6 +188,9 @@ async def deploy(cfg: Any, *, log: Log, resolve: Callable[[str, str | None], str
             cwd=cfg.cwd,
             url_pattern=cfg.url_from_output,
         )
+        if result.log:  # every line went to the console; the session log keeps the tail
+            tail = " | ".join(line for line in result.log[-SESSION_LOG_TAIL:] if line.strip())
+            log(f"deploy output (last {SESSION_LOG_TAIL} lines): {tail}", "info")
         if not result.ok:
             log(f"deploy failed: {result.error}", "error")
             return result

@@ -237,7 +237,7 @@ def _findings(it: Iteration) -> list[Finding]:
         if not c.ok:
             out.append(Finding(c.name, c.kind or Kind.HTTP_STATUS, c.error))
     if it.flow and it.flow.failures:
-        grouped: dict[tuple[Kind, str], int] = Counter(
+        grouped: Counter[tuple[Kind, str]] = Counter(
             (f.kind or Kind.TEST_FAILED, f.error) for f in it.flow.failures
         )
         for (kind, message), n in grouped.most_common(10):

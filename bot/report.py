@@ -283,17 +283,17 @@ def write_junit(path: Path, it: Iteration) -> None:
         s = ET.SubElement(root, "testsuite", name=suite.name)
         if suite.error:
             _case(s, suite.name, "golden_path.pytest", 0.0, suite.error, kind="error")
-        for c in suite.cases:
-            kind = "error" if c.outcome == "error" else "failure"
-            failure = c.message or c.outcome if c.outcome in ("failed", "error") else None
+        for tc in suite.cases:
+            kind = "error" if tc.outcome == "error" else "failure"
+            failure = tc.message or tc.outcome if tc.outcome in ("failed", "error") else None
             _case(
                 s,
-                c.nodeid,
+                tc.nodeid,
                 f"golden_path.pytest.{suite.name}",
-                c.duration_s,
+                tc.duration_s,
                 failure,
                 kind=kind,
-                skipped=c.outcome == "skipped",
+                skipped=tc.outcome == "skipped",
             )
     for s in root.iter("testsuite"):
         cases = s.findall("testcase")
