@@ -1,36 +1,45 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench golden clean
+.PHONY: demo test lint fmt bench golden docs clean
 
-$(STAMP): pyproject.toml
+# Two stamps: `make demo` needs only the bot (+ uvloop); `make test` adds the dev tools.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)  ## run one full iteration against the bundled sample target
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[fast]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+demo: $(VENV)/.installed-run  ## one full iteration against the bundled sample target
 	$(BIN)/golden-path demo $(ARGS)
 
-test: $(STAMP)  ## the whole test suite
+test: $(VENV)/.installed-dev  ## the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-dev  ## every benchmark; each prints its ratio against a baseline
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
-golden: $(STAMP)  ## regenerate the golden files on purpose
+golden: $(VENV)/.installed-dev  ## regenerate the golden files on purpose, then review the diff
 	GOLDEN_PATH_REGEN=1 $(BIN)/python -m pytest tests/test_render.py -q
+
+docs: $(VENV)/.installed-dev  ## regenerate the README's configuration reference
+	$(BIN)/python -m bot.docs
 
 clean:
 	rm -rf $(VENV) .golden-path build dist *.egg-info
