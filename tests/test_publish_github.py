@@ -82,17 +82,23 @@ def test_green_closes_and_regression_reopens(
 def test_people_text_outside_the_markers_survives(
     workdir: Path, github_server: GitHubServer, sample: SampleTarget
 ) -> None:
-    """Notes people add above and below the bot's section are kept on every update."""
+    """Notes people add around the bot's section, and their labels, survive every update."""
     sample.set_faults("auth")
     assert _run() == 1
     issue = _issue(github_server)
     issue["body"] = "Owner: team-chat\n\n" + issue["body"] + "\n\nPostmortem doc: internal"
+    issue["labels"] = [*issue["labels"], "priority: high"]
     sample.set_faults()
     assert _run() == 0
     body = _issue(github_server)["body"]
     assert body.startswith("Owner: team-chat\n\n")
     assert body.endswith("Postmortem doc: internal")
     assert body.count("<!-- golden-path:begin -->") == 1
+    assert _labels(_issue(github_server)) == {
+        "golden-path",
+        "golden-path: passing",
+        "priority: high",
+    }
 
 
 def test_a_fixed_issue_number_wins(

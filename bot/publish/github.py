@@ -304,7 +304,12 @@ def publish_github(
             _archive_comments(gh, issue, cfg, upd.state, upd.to_archive)
             upd.body = _rerender(cfg, upd, issue)
         current_labels = sorted(lbl.name for lbl in issue.labels)
-        if upd.changed or issue.state != want_state or current_labels != sorted(labels):
+        status_prefix = STATUS_LABEL.format(status="")
+        # people's labels stay; only our status label changes
+        labels = sorted(
+            {lbl for lbl in current_labels if not lbl.startswith(status_prefix)} | set(labels)
+        )
+        if upd.changed or issue.state != want_state or current_labels != labels:
             _write_verified(gh, issue, cfg, upd, want_state, labels, log, read_at)
         else:
             log("tracking issue unchanged: nothing written", "info")
