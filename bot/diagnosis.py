@@ -274,25 +274,11 @@ def _blocker(it: Iteration, env: str) -> tuple[Blocker | None, list[Why]]:
     if down and flow_auth and all("auth" in c.name.lower() for c in down):
         down = []  # the auth outage is the *cause* of the 1008s: report them, with it as hint
     if down:
-        c = down[0]
-        b = Blocker(
-            c.kind or Kind.HTTP_STATUS,
-            f"{c.name} Failing: {c.error}",
-            "health",
-            len(down),
-            len(it.health),
-        )
-        why1 = Why(
-            1,
-            f"Why is {c.name} failing?",
-            f"{c.url} answered {c.error or c.kind}",
-            "evidence",
-        )
         hints = [
             "Health fails before any golden-path test can pass: check the service's "
             "startup logs and its dependencies (database, cache, secrets).",
         ]
-        return b, [why1, *_generic_whys(c.name, env, hints)]
+        return _http_blocker(down, len(it.health), "health", env, hints)
     flow = it.flow
     if flow and flow.failures:
         kind, sample, n = _most_common(flow.failures)
@@ -326,18 +312,7 @@ def _blocker(it: Iteration, env: str) -> tuple[Blocker | None, list[Why]]:
         return b, [why1, *_generic_whys("the agent flow", env, _FLOW_HINTS.get(kind, []))]
     failing_endpoints = [c for c in it.endpoints if not c.ok]
     if failing_endpoints:
-        c = failing_endpoints[0]
-        b = Blocker(
-            c.kind or Kind.HTTP_STATUS,
-            f"API Endpoint {c.name} Failing: {c.error}",
-            "endpoints",
-            len(failing_endpoints),
-            len(it.endpoints),
-        )
-        why1 = Why(
-            1, f"Why does {c.name} fail?", f"{c.method} {c.url} answered {c.error}", "evidence"
-        )
-        return b, [why1, *_generic_whys(c.name, env, [])]
+        return _http_blocker(failing_endpoints, len(it.endpoints), "endpoints", env, [])
     failing_suites = [s for s in it.suites if s.failed or s.errors or s.error]
     if failing_suites:
         s = failing_suites[0]
@@ -353,6 +328,23 @@ def _blocker(it: Iteration, env: str) -> tuple[Blocker | None, list[Why]]:
         why1 = Why(1, f"Why does {s.name} fail?", detail or "tests failed", "evidence")
         return b, [why1, *_generic_whys(s.name, env, [])]
     return None, []
+
+
+def _http_blocker(
+    failing: Sequence[HttpCheck], total: int, component: str, env: str, hints: list[str]
+) -> tuple[Blocker, list[Why]]:
+    c = failing[0]
+    label = c.name if component == "health" else f"API Endpoint {c.name}"
+    blocker = Blocker(
+        c.kind or Kind.HTTP_STATUS, f"{label} Failing: {c.error}", component, len(failing), total
+    )
+    why1 = Why(
+        1,
+        f"Why is {label} failing?",
+        f"{c.method} {c.url} answered {c.error or c.kind}",
+        "evidence",
+    )
+    return blocker, [why1, *_generic_whys(label, env, hints)]
 
 
 def _generic_whys(component: str, env: str, hints: list[str]) -> list[Why]:
