@@ -4,6 +4,11 @@ push / workflow_dispatch / schedule → a full iteration. A comment on the track
 its commands, after the permission check (the only gate: ``issue_comment`` workflows
 run with the repository's secrets for any commenter). Acknowledged with reactions:
 👀 accepted, 🚀 the iteration finished green, 😕 failure or refusal.
+
+Before the permission check, two quiet exits (no reaction, no reply): the issue must be
+the environment's real tracking issue — found as publishing finds it, because a copied
+marker and label are easy to fake and the issue's state steers ``/retest`` — and the
+comment must still exist (a command deleted before its run started is withdrawn).
 """
 
 from __future__ import annotations
@@ -163,9 +168,20 @@ def _commands(
     from bot.publish.github import GitHub, publish_github
 
     gh = gh or GitHub.from_env(env)
-    issue = gh.get_issue(decision.issue_number)
-    comment = issue.get_comment(decision.comment_id)
-    gh.calls += 1
+    issue = _tracking_issue(gh, cfg)
+    if issue is None or issue.number != decision.issue_number:
+        # The webhook said the issue carries our marker and label, but anyone can copy
+        # those: only the environment's real tracking issue takes commands (its state
+        # steers /retest, so a look-alike's state must never be read).
+        out.write(
+            f"golden-path: ignored: #{decision.issue_number} is not the {cfg.environment} "
+            "tracking issue\n"
+        )
+        return EXIT_OK
+    comment = _live_comment(gh, issue, decision.comment_id)
+    if comment is None:
+        out.write("golden-path: ignored: the comment was deleted before it was handled\n")
+        return EXIT_OK
     minimum = cfg.commands.min_permission
     try:
         role = gh.permission(decision.author)
@@ -247,6 +263,29 @@ def _commands(
     if failed:
         _react(gh, comment, "confused", log)
     return EXIT_OK
+
+
+def _tracking_issue(gh: Any, cfg: Config) -> Any | None:
+    """The environment's tracking issue, found exactly as publishing finds it."""
+    if cfg.tracking.issue:
+        return gh.get_issue(cfg.tracking.issue)
+    label = cfg.tracking.labels[0] if cfg.tracking.labels else None
+    return gh.find_issue(env_marker(cfg.environment), label)
+
+
+def _live_comment(gh: Any, issue: Any, comment_id: int | None) -> Any | None:
+    """The comment, fetched now; None when it was deleted (a withdrawn command)."""
+    from github import GithubException
+
+    comment = issue.get_comment(comment_id)
+    gh.calls += 1
+    try:
+        _ = comment.body  # PyGithub's comment is lazy: fetch it, so a deletion shows here
+    except GithubException as exc:
+        if exc.status in (404, 410):
+            return None
+        raise
+    return comment
 
 
 def _why_args(cmd: trigger.Command) -> tuple[int | None, str]:

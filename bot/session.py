@@ -8,6 +8,7 @@ body and both append an iteration must both survive.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -246,5 +247,86 @@ def merge(ours: SessionState, theirs: SessionState) -> SessionState:
         if ours.session_id == theirs.session_id
         else merged.started_at
     )
+    if not merged.session_id:
+        # built while the issue could not be read (GitHub down): the session's identity
+        # is the other side's
+        known = theirs if newest is ours else ours
+        merged.session_id = known.session_id
+        merged.started_at = known.started_at or merged.started_at
+        merged.sessions = max(known.sessions, merged.sessions)
     merged._renumber()
     return merged
+
+
+_STATE_START = re.compile(r"<!-- golden-path-state:v\d+\n")
+_SCALAR = re.compile(r'"(?P<key>\w+)":(?P<value>"(?:[^"\\]|\\.)*"|-?\d+)')
+
+
+def salvage_state(body: str, environment: str) -> SessionState | None:
+    """What can still be read from a damaged state block (e.g. a careless hand edit).
+
+    Every iteration, log entry and archive that still parses as a JSON object on its own
+    is kept, and so are the session's scalars, WHY answers and last results when they
+    parse; only the damaged pieces are lost. None when nothing at all could be read.
+    """
+    region = owned_region(body or "")
+    if region is None:
+        return None
+    text = body[region[0] : region[1]]
+    starts = list(_STATE_START.finditer(text))
+    if not starts:
+        return None
+    text = text[starts[-1].end() :]
+    decoder = json.JSONDecoder()
+    found: dict[str, list[dict[str, Any]]] = {"iterations": [], "log": [], "archives": []}
+    i = text.find("{")
+    while i >= 0:
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except ValueError:
+            i = text.find("{", i + 1)
+            continue
+        kind = _record_kind(obj)
+        if kind is None and isinstance(obj, dict) and "iterations" in obj:
+            try:  # the whole state parses after all (the damage was around it)
+                return SessionState.from_dict(obj)
+            except StateError:
+                kind = None
+        if kind is not None:
+            found[kind].append(obj)
+            i = text.find("{", end)
+        else:  # a container (last_iteration, why, ...) or the broken whole: look inside
+            i = text.find("{", i + 1)
+    head = text.split('"iterations"', 1)[0]
+    data: dict[str, Any] = {"environment": environment}
+    for m in _SCALAR.finditer(head):
+        with contextlib.suppress(ValueError):
+            data[m["key"]] = json.loads(m["value"])
+    for key in ("why", "last_failed", "last_iteration"):
+        at = text.find(f'"{key}":{{')
+        if at >= 0:
+            with contextlib.suppress(ValueError):
+                value = decoder.raw_decode(text, at + len(key) + 3)[0]
+                if isinstance(value, dict):
+                    data[key] = value
+    if not any(found.values()) and len(data) == 1:
+        return None
+    data.update(found)
+    data.pop("version", None)
+    try:
+        return SessionState.from_dict(data)
+    except StateError:
+        return SessionState.from_dict({**found, "environment": environment})
+
+
+def _record_kind(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    keys = set(obj)
+    if {"id", "at", "status", "passed", "failed"} <= keys:
+        return "iterations"
+    if {"id", "at", "text"} <= keys and all(isinstance(obj[k], str) for k in ("id", "at", "text")):
+        return "log"
+    if {"ref", "first_at", "last_at", "count"} <= keys:
+        return "archives"
+    return None

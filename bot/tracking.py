@@ -22,6 +22,7 @@ from bot.session import (
     merge,
     read_state,
     replace_owned,
+    salvage_state,
 )
 
 #: Log entries kept in the state block; older ones move to archives (comments, files).
@@ -46,9 +47,15 @@ def load_state(body: str, environment: str, warnings: list[str]) -> SessionState
     try:
         state = read_state(body)
     except StateError as exc:
-        warnings.append(f"state block damaged ({exc}); rebuilt from what could be read")
-        state = SessionState(environment=environment)
-        state.add_log(f"state block was damaged and has been rebuilt: {exc}", "warning")
+        salvaged = salvage_state(body, environment)
+        state = salvaged or SessionState(environment=environment)
+        kept = (
+            f"{len(state.iterations)} iteration(s) and {len(state.log)} log entries recovered"
+            if salvaged is not None
+            else "nothing could be recovered"
+        )
+        warnings.append(f"state block damaged ({exc}); rebuilt from what could be read: {kept}")
+        state.add_log(f"state block was damaged and has been rebuilt ({kept}): {exc}", "warning")
         return state
     return state or SessionState(environment=environment)
 

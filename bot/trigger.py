@@ -18,7 +18,8 @@ ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 COMMANDS = ("retest", "deploy", "status", "why", "help")
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HTML_COMMENT = re.compile(r"^ {0,3}<!--")
 _COMMAND = re.compile(r"^\s{0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+(?P<rest>.*))?$")
 
 
@@ -44,17 +45,35 @@ class Trigger:
 
 
 def parse_commands(body: str) -> list[Command]:
-    """Slash commands, one per line, ignoring fenced/indented code and quoted lines."""
+    """Slash commands, one per line, ignoring fenced/indented code, quotes, HTML comments.
+
+    Code and comments follow CommonMark as GitHub renders it: a fence is closed only by a
+    line of the same fence characters (at least as many) and nothing else, and an HTML
+    comment block hides every line up to the one holding ``-->``. What a reader cannot
+    see as a command is never run as one.
+    """
     commands: list[Command] = []
     fence: str | None = None
+    in_comment = False
     for line in (body or "").splitlines():
         m = _FENCE.match(line)
         if fence is not None:
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+            if (
+                m
+                and m.group(1)[0] == fence[0]
+                and len(m.group(1)) >= len(fence)
+                and not line[m.end() :].strip()
+            ):
                 fence = None
+            continue
+        if in_comment:
+            in_comment = "-->" not in line
             continue
         if m:
             fence = m.group(1)
+            continue
+        if _HTML_COMMENT.match(line):
+            in_comment = "-->" not in line.split("<!--", 1)[1]
             continue
         if line.startswith(("    ", "\t")) or line.lstrip().startswith(">"):
             continue
@@ -86,8 +105,9 @@ def _labels(issue: Mapping[str, Any]) -> set[str]:
 
 
 def _is_bot(user: Mapping[str, Any], bot_login: str) -> bool:
-    login = str(user.get("login", ""))
-    return user.get("type") == "Bot" or login.endswith("[bot]") or login == bot_login
+    login = str(user.get("login", "")).casefold()
+    # GitHub logins are case-insensitive: GOLDEN_PATH_BOT_LOGIN may be typed in any case
+    return user.get("type") == "Bot" or login.endswith("[bot]") or login == bot_login.casefold()
 
 
 def from_event(

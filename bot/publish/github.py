@@ -13,6 +13,16 @@ Rules this module keeps:
 - Transient failures are retried by PyGithub's ``GithubRetry`` (PATCH included: editing a
   body is idempotent); a 422 "body is too long" shrinks the body; anything that still
   fails leaves the state in a local pending file that the next run merges back.
+
+Environment knobs (besides the standard ``GITHUB_*`` variables):
+
+- ``GOLDEN_PATH_GITHUB_TIMEOUT`` — whole seconds PyGithub waits for each GitHub response
+  before giving up on it (default 30, 1–600). A timed-out request is retried like a 5xx,
+  so a hung GitHub costs at most ``(retries + 1) × timeout`` per call.
+- ``GOLDEN_PATH_GITHUB_RETRIES`` — how often a failed request (5xx, timeout, dropped
+  connection, rate limit) is retried (default 5, 0–20).
+- ``GOLDEN_PATH_RETRY_BACKOFF`` — the retry back-off factor in seconds (default 0.5).
+- ``GOLDEN_PATH_SETTLE`` — seconds to let concurrent writes land before verifying (default 3).
 """
 
 from __future__ import annotations
@@ -41,6 +51,8 @@ from bot.session import (
 )
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_TIMEOUT = 30  # seconds per request
+DEFAULT_RETRIES = 5
 PENDING_DIR = Path(".golden-path")
 MAX_VERIFY_ROUNDS = 12
 STATUS_LABEL = "golden-path: {status}"
@@ -57,6 +69,34 @@ def archive_marker(environment: str) -> str:
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def github_timeout(env: Mapping[str, str]) -> int:
+    """``GOLDEN_PATH_GITHUB_TIMEOUT``: whole seconds per GitHub request (PyGithub takes ints)."""
+    return _int_knob(env, "GOLDEN_PATH_GITHUB_TIMEOUT", DEFAULT_TIMEOUT, 1, 600, "30")
+
+
+def github_retries(env: Mapping[str, str]) -> int:
+    """``GOLDEN_PATH_GITHUB_RETRIES``: retries of a failed GitHub request."""
+    return _int_knob(env, "GOLDEN_PATH_GITHUB_RETRIES", DEFAULT_RETRIES, 0, 20, "5")
+
+
+def _int_knob(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, example: str
+) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{name}={text!r} is not a whole number from {low} to {high} — e.g. "
+            f"{name}={example} (or unset it for the default, {default})"
+        )
+    return value
 
 
 def make_retry(total: int = 5) -> Any:
@@ -104,9 +144,9 @@ class GitHub:
             base_url=api,
             lazy=True,
             auth=Auth.Token(token),
-            retry=retry if retry is not None else make_retry(),
+            retry=retry if retry is not None else make_retry(github_retries(env)),
             per_page=100,
-            timeout=30,
+            timeout=github_timeout(env),
             # keep GitHub's etiquette against github.com; a local test server needs none
             seconds_between_requests=0 if local else 0.25,
             seconds_between_writes=0 if local else 1.0,
@@ -117,9 +157,10 @@ class GitHub:
         self.calls += n
 
     # -- issues ----------------------------------------------------------------------------
-    def find_issue(self, marker: str, label: str) -> Any | None:
-        """The oldest issue with ``label`` whose body holds ``marker`` (open or closed)."""
-        issues = self.repo.get_issues(state="all", labels=[label], sort="created", direction="asc")
+    def find_issue(self, marker: str, label: str | None) -> Any | None:
+        """The oldest issue with ``label`` (None: any) whose body holds ``marker``."""
+        by_label: dict[str, Any] = {"labels": [label]} if label else {}
+        issues = self.repo.get_issues(state="all", sort="created", direction="asc", **by_label)
         self._count()
         for n, issue in enumerate(issues):
             if n and n % 100 == 0:
@@ -220,7 +261,9 @@ def _archive_comments(
         size += line
     if chunk:
         chunks.append(chunk)
-    for part in chunks:
+    from github import GithubException
+
+    for n, part in enumerate(chunks):
         lines = [
             archive_marker(cfg.environment),
             f"### Session log archive — {len(part)} entries, "
@@ -231,7 +274,20 @@ def _archive_comments(
                 for e in part
             ),
         ]
-        comment = gh.comment(issue, "\n".join(lines))
+        try:
+            comment = gh.comment(issue, "\n".join(lines))
+        except GithubException as exc:
+            # e.g. 403 on a locked issue: the entries stay in the state block, where the
+            # next run (once comments work again) archives them; nothing is dropped
+            kept = [e for rest in chunks[n:] for e in rest]
+            state.log = sorted([*kept, *state.log], key=lambda e: e.at)
+            reason = exc.data.get("message") if isinstance(exc.data, dict) else ""
+            state.add_log(
+                f"could not move {len(kept)} old log entries to a comment "
+                f"({exc.status} {reason or 'error'}); they stay in this issue's state",
+                "warning",
+            )
+            return
         state.archives.append(
             Archive(
                 ref=comment.html_url,
@@ -265,7 +321,9 @@ def publish_github(
     run_log: list[LogEntry] = list(getattr(log, "entries", []))
     pending = load_pending(cfg.environment, pending_dir)
     marker = env_marker(cfg.environment)
-    label = cfg.tracking.labels[0] if cfg.tracking.labels else "golden-path"
+    # no tracking label configured: search every issue (a label that was never put on
+    # the issue would find nothing, and every run would open a new one)
+    label = cfg.tracking.labels[0] if cfg.tracking.labels else None
     state_for_failure: SessionState | None = None
     body_for_failure = ""
     try:
@@ -320,11 +378,10 @@ def publish_github(
     except (ConfigError, PublishError):
         raise
     except Exception as exc:
-        message = redact.redact(f"{type(exc).__name__}: {exc}")
+        message = redact.redact(_describe(exc, cfg))
         if state_for_failure is None:
-            state_for_failure = pending or SessionState(environment=cfg.environment)
-            for e in run_log:
-                state_for_failure.log.append(e)
+            # GitHub failed before the issue could be read: keep what this run knows
+            state_for_failure = _offline_state(cfg, it, run_log, pending, mutate)
         path = save_pending(state_for_failure, body_for_failure, cfg.environment, pending_dir)
         log(f"publishing to GitHub failed ({message}); state saved to {path}", "error")
         raise PublishError(
@@ -333,13 +390,50 @@ def publish_github(
         ) from exc
 
 
+def _describe(exc: Exception, cfg: Config) -> str:
+    """One line for the log: what failed, and for a pinned issue that is gone, what to do."""
+    status = getattr(exc, "status", None)
+    if cfg.tracking.issue and status in (404, 410):
+        what = "was deleted" if status == 410 else "does not exist (or the token cannot see it)"
+        return (
+            f"tracking issue #{cfg.tracking.issue} {what} ({status}) — point "
+            "tracking.issue at a live issue, or remove it to let the bot find or open one"
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _offline_state(
+    cfg: Config,
+    it: Iteration | None,
+    run_log: Sequence[LogEntry],
+    pending: SessionState | None,
+    mutate: Callable[[SessionState], None] | None,
+) -> SessionState:
+    """This run's iteration, log and command, folded into what was already pending.
+
+    Without the issue the session's identity is unknown; an empty ``session_id`` tells
+    :func:`bot.session.merge` to keep the issue's when this is merged back.
+    """
+    from bot import report
+
+    state = pending or SessionState(environment=cfg.environment, session_id="")
+    known = {e.id for e in state.log}
+    state.log.extend(e for e in run_log if e.id not in known)
+    if mutate is not None:
+        mutate(state)
+    if it is not None:
+        dx = report.diagnose_iteration(cfg, it, state)
+        report.record(state, it, dx, close_on_green=cfg.tracking.close_on_green)
+    return state
+
+
 def _create(
     gh: GitHub,
     cfg: Config,
     upd: tracking.Update,
     labels: list[str],
     marker: str,
-    label: str,
+    label: str | None,
     log: Callable[..., None],
 ) -> tuple[Any, tracking.Update]:
     """Create the issue; if a concurrent run created one too, the oldest wins.
@@ -371,10 +465,13 @@ def _rerender(cfg: Config, upd: tracking.Update, issue: Any) -> str:
     from bot import report
     from bot.results import iteration_from_dict
 
-    it = iteration_from_dict(upd.state.last_iteration) if upd.state.last_iteration else None
-    if it is None:
-        return upd.body
-    owned = report.owned_section(cfg, upd.state, it, upd.dx, issue=_issue_ref(issue))
+    state = upd.state
+    it = (
+        iteration_from_dict(state.last_iteration)
+        if state.last_iteration
+        else Iteration(environment=cfg.environment, started_at=state.started_at)
+    )
+    owned = report.owned_section(cfg, state, it, upd.dx, issue=_issue_ref(issue))
     return replace_owned(upd.body, owned)
 
 

@@ -30,20 +30,34 @@ HAZARDS = [
     ("tab indentation", "checks:\n\thealth: []\n", "invalid YAML"),
     ("top level list", "- a\n- b\n", "mapping"),
     ("wrong type", "target_tests: many\n", 'target_tests: expected an integer, got "many"'),
-    ("bare number duration", "checks:\n  agent_flow:\n    timeout: 30\n",
-     '"30" is not a duration — write 30s'),
+    (
+        "bare number duration",
+        "checks:\n  agent_flow:\n    timeout: 30\n",
+        '"30" is not a duration — write 30s',
+    ),
     ("unknown key", "checks:\n  helth: []\n", "did you mean health?"),
     ("inline secret", f"auth:\n  jwt:\n    secret: {SECRET_VALUE}\n", "secret_env"),
     ("inline token", f"auth:\n  token: {SECRET_VALUE}\n", "token_env"),
-    ("impossible timeouts",
-     "checks:\n  agent_flow:\n    timeout: 5s\n    connect_timeout: 1m\n", "impossible timeouts"),
-    ("order names an unknown event",
-     "checks:\n  agent_flow:\n    order: [[agent_started, agent_finished]]\n", "agent_finished"),
-    ("bad regex", "deploy:\n  command: 'true'\n  url_from_output: '(unclosed'\n",
-     "url_from_output"),
-    ("missing secret env var",
-     "target: {base_url: 'http://127.0.0.1:9'}\nauth:\n  jwt: {secret_env: NOPE_NOT_SET}\n",
-     "NOPE_NOT_SET is not set"),
+    (
+        "impossible timeouts",
+        "checks:\n  agent_flow:\n    timeout: 5s\n    connect_timeout: 1m\n",
+        "impossible timeouts",
+    ),
+    (
+        "order names an unknown event",
+        "checks:\n  agent_flow:\n    order: [[agent_started, agent_finished]]\n",
+        "agent_finished",
+    ),
+    (
+        "bad regex",
+        "deploy:\n  command: 'true'\n  url_from_output: '(unclosed'\n",
+        "url_from_output",
+    ),
+    (
+        "missing secret env var",
+        "target: {base_url: 'http://127.0.0.1:9'}\nauth:\n  jwt: {secret_env: NOPE_NOT_SET}\n",
+        "NOPE_NOT_SET is not set",
+    ),
     ("negative sessions", "checks:\n  agent_flow:\n    sessions: -5\n", "sessions"),
 ]
 
@@ -109,8 +123,9 @@ def test_unexpected_errors_show_a_traceback_only_with_debug(
     cwd: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An unreadable results path is reported in one line; --debug adds the traceback."""
-    (cwd / "gp.yml").write_text("target: {base_url: 'http://127.0.0.1:9'}\n"
-                                "checks: {agent_flow: null, health: []}\n")
+    (cwd / "gp.yml").write_text(
+        "target: {base_url: 'http://127.0.0.1:9'}\nchecks: {agent_flow: null, health: []}\n"
+    )
     (cwd / "results.json").mkdir()
     args = ["run", "--config", "gp.yml", "--tracker", "none", "--results", "results.json"]
     assert main(args) == 1

@@ -28,11 +28,14 @@ def _fds() -> int:
 
 def _run(url: str, sessions: int = 4, token: str = "t" * 40, **spec: object):
     """Run the flow in a fresh loop and return (summary, seconds, leftover tasks)."""
+
     async def go():
         summary = await run_agent_flow(
-            FlowSpec(url=url, token=token, timeout=TIMEOUT, connect_timeout=CONNECT_TIMEOUT,
-                     **spec),  # type: ignore[arg-type]
-            sessions, concurrency=4,
+            FlowSpec(
+                url=url, token=token, timeout=TIMEOUT, connect_timeout=CONNECT_TIMEOUT, **spec
+            ),  # type: ignore[arg-type]
+            sessions,
+            concurrency=4,
         )
         leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         return summary, leftover
