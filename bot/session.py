@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,10 @@ class Archive:
     last_at: str
     count: int
     ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, ref: str, entries: Sequence[LogEntry]) -> Archive:
+        return cls(ref, entries[0].at, entries[-1].at, len(entries), [e.id for e in entries])
 
 
 @dataclass(slots=True)

@@ -288,15 +288,7 @@ def _archive_comments(
                 "warning",
             )
             return
-        state.archives.append(
-            Archive(
-                ref=comment.html_url,
-                first_at=part[0].at,
-                last_at=part[-1].at,
-                count=len(part),
-                ids=[e.id for e in part],
-            )
-        )
+        state.archives.append(Archive.of(comment.html_url, part))
 
 
 def _issue_ref(issue: Any) -> dict[str, Any] | None:

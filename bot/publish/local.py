@@ -40,12 +40,4 @@ class LocalTracker:
         lines = [f"- {e.at} [{e.level}] {redact.redact(e.text)}" for e in entries]
         with archive.open("a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
-        state.archives.append(
-            Archive(
-                ref=archive.name,
-                first_at=entries[0].at,
-                last_at=entries[-1].at,
-                count=len(entries),
-                ids=[e.id for e in entries],
-            )
-        )
+        state.archives.append(Archive.of(archive.name, entries))
