@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import itertools
 import json
+import os
 import socket
 import ssl
 import time
@@ -38,6 +40,12 @@ from websockets.exceptions import (
 
 from bot import redact
 from bot.results import FlowSession, FlowSummary, Kind
+
+try:  # websockets >= 15 honours proxy variables, looked up on every connect unless given
+    from websockets.proxy import get_proxy as _get_proxy
+    from websockets.uri import parse_uri as _parse_uri
+except ImportError:  # older websockets: no proxy support, nothing to resolve
+    _get_proxy = None  # type: ignore[assignment]
 
 DEFAULT_EVENTS = (
     "agent_started",
@@ -139,6 +147,30 @@ def _error_frame(msg: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_PROXY_VARS = tuple(
+    name
+    for base in ("ws", "wss", "http", "https", "socks", "all", "no")
+    for name in (f"{base}_proxy", f"{base.upper()}_PROXY")
+)
+
+
+@functools.lru_cache(maxsize=32)
+def _resolve_proxy(url: str, _env: tuple[str | None, ...]) -> str | None:
+    assert _get_proxy is not None
+    return _get_proxy(_parse_uri(url))
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy websockets would pick for ``url``, resolved once per URL and proxy env.
+
+    Left to itself, websockets (>= 15) scans the whole environment on every connect
+    (urllib's ``getproxies`` + ``proxy_bypass``, ~80 µs): a quarter of the client's CPU
+    per session on loopback, and a ``KeyError`` when another thread changes
+    ``os.environ`` meanwhile (pytest sets ``PYTEST_CURRENT_TEST`` around every test).
+    """
+    return _resolve_proxy(url, tuple(os.environ.get(name) for name in _PROXY_VARS))
+
+
 def _connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
     url = spec.url
     kwargs: dict[str, Any] = {
@@ -149,6 +181,8 @@ def _connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
         "max_size": 2**20,
         "user_agent_header": "golden-path-bot",
     }
+    if _get_proxy is not None:
+        kwargs["proxy"] = _proxy_for(url)
     if spec.ssl_context is not None and url.startswith("wss:"):
         kwargs["ssl"] = spec.ssl_context
     if spec.token and spec.token_in == "header":
@@ -393,6 +427,13 @@ def _chunks(indices: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
+#: Workers start a little apart, RAMP_STEP_S each and RAMP_MAX_S in all (100 ms for 200):
+#: a burst of simultaneous handshakes makes every one of them wait for all the others'
+#: CPU, and the sessions that follow stay in lockstep, so each wave pays for it again.
+RAMP_STEP_S = 0.0005
+RAMP_MAX_S = 0.1
+
+
 async def _run_pool(
     spec: FlowSpec,
     indices: Sequence[int],
@@ -401,13 +442,17 @@ async def _run_pool(
 ) -> None:
     work = _chunks(indices, max(1, spec.runs_per_connection))
     n_conn = -(-len(indices) // max(1, spec.runs_per_connection))
+    n_workers = max(1, min(concurrency, n_conn))
+    step = min(RAMP_STEP_S, RAMP_MAX_S / n_workers)
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
+        if k:
+            await asyncio.sleep(k * step)
         for chunk in work:  # a shared iterator: each worker takes the next connection's runs
             for session in await run_connection(spec, chunk):
                 on_session(session)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, n_conn)))))
+    await asyncio.gather(*(worker(k) for k in range(n_workers)))
 
 
 def _collect_into(target: dict[int, FlowSession]) -> Callable[[FlowSession], None]:
