@@ -3,14 +3,30 @@
 The bot runs a user's suite with the target's URLs and a minted token in the
 environment; these fixtures hand them to tests, plus ``golden_path_session`` which runs
 one full agent-flow session with the same checker the bot uses, so a user test asserts
-on the same evidence the report shows. Imports stay lazy: this module is loaded by
-every pytest run in an environment where the bot is installed.
+on the same evidence the report shows.
+
+**Prefetching.** Golden-path sessions are latency-bound (an agent thinks, calls tools,
+answers: ~250 ms each), so 1,000 tests that each run one session back to back take
+minutes. When the suite runs through golden-path (``GOLDEN_PATH_WS_URL`` and
+``GOLDEN_PATH_TOKEN`` set), the plugin counts, once collection is final, the tests that
+use ``golden_path_session`` and runs that many sessions concurrently before the first
+test (one event loop, bounded concurrency, uvloop when installed, one connection per
+session, the bot's own checker). ``golden_path_session()`` then hands each test its
+*own* pre-run :class:`bot.results.FlowSession`, so a failing session fails exactly its
+test. A call with arguments (another message, other events, ...) or a second call in the
+same test runs a live session, as without the plugin; so do xdist workers, which each run
+an unknown share of the suite. ``GOLDEN_PATH_PREFETCH=0`` turns prefetching off;
+``GOLDEN_PATH_CONCURRENCY`` bounds the sessions in flight (default 200).
+
+Imports stay lazy: this module is loaded by every pytest run in an environment where
+the bot is installed, so it imports nothing beyond pytest until a suite asks for a
+session.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +34,12 @@ import pytest
 ENV_BASE_URL = "GOLDEN_PATH_BASE_URL"
 ENV_WS_URL = "GOLDEN_PATH_WS_URL"
 ENV_TOKEN = "GOLDEN_PATH_TOKEN"
+ENV_PREFETCH = "GOLDEN_PATH_PREFETCH"
+ENV_CONCURRENCY = "GOLDEN_PATH_CONCURRENCY"
+FIXTURE = "golden_path_session"
+DEFAULT_CONCURRENCY = 200
+
+_PREFETCHED = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +51,89 @@ def _env(name: str) -> str:
     if not value:
         pytest.skip(f"{name} is not set: run this suite through golden-path")
     return value
+
+
+def _prefetch_enabled(config: pytest.Config) -> bool:
+    if not (os.environ.get(ENV_WS_URL) and os.environ.get(ENV_TOKEN)):
+        return False
+    if os.environ.get(ENV_PREFETCH, "").strip().lower() in ("0", "off", "false", "no"):
+        return False
+    # an xdist worker runs an unknown share of the collection: it gets live sessions
+    return not hasattr(config, "workerinput")
+
+
+def _concurrency() -> int:
+    try:
+        return max(1, int(os.environ.get(ENV_CONCURRENCY, "") or DEFAULT_CONCURRENCY))
+    except ValueError:
+        return DEFAULT_CONCURRENCY
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """Prefetch once the run order is final (after -k/-m, --lf, reordering plugins)."""
+    config = session.config
+    sessions: dict[str, Any] = {}
+    collection_failed = session.testsfailed and not config.option.continue_on_collection_errors
+    if not config.option.collectonly and not collection_failed and _prefetch_enabled(config):
+        nodeids = [
+            item.nodeid for item in session.items if FIXTURE in getattr(item, "fixturenames", ())
+        ]
+        if nodeids:
+            import time
+
+            started = time.perf_counter()
+            sessions = prefetch(os.environ[ENV_WS_URL], os.environ[ENV_TOKEN], nodeids)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                passed = sum(1 for s in sessions.values() if s.ok)
+                reporter.write_line(
+                    f"golden-path: {len(sessions)} sessions prefetched in "
+                    f"{time.perf_counter() - started:.2f}s ({passed} passed), "
+                    f"{_concurrency()} in flight"
+                )
+    config.stash[_PREFETCHED] = sessions
+    try:
+        return (yield)
+    finally:
+        config.stash[_PREFETCHED] = {}
+
+
+def prefetch(
+    ws_url: str, token: str, nodeids: Sequence[str], concurrency: int | None = None
+) -> dict[str, Any]:
+    """One session per node id, ``concurrency`` in flight: node id → FlowSession.
+
+    Run in the main thread, before the first test: a session running in a thread beside
+    the tests would share the GIL with them (no faster) and read ``os.environ`` (proxy
+    settings) while pytest rewrites ``PYTEST_CURRENT_TEST`` in it, a race that fails
+    sessions at random.
+    """
+    from bot.checks.agent_flow import FlowSpec
+    from bot.cli import run_async
+
+    unique = list(dict.fromkeys(nodeids))  # a node id twice (duplicate args): one session
+    spec = FlowSpec(url=ws_url, token=token)
+    n = concurrency if concurrency is not None else _concurrency()
+    results = run_async(_run_sessions(spec, len(unique), n))
+    return dict(zip(unique, results, strict=True))
+
+
+async def _run_sessions(spec: Any, count: int, concurrency: int) -> list[Any]:
+    """``count`` sessions, one connection each, by a pool of ``concurrency`` workers."""
+    import asyncio
+
+    from bot.checks.agent_flow import run_connection
+
+    results: list[Any] = [None] * count
+    work = iter(range(count))
+
+    async def worker() -> None:
+        for index in work:  # shared: each worker takes the next test's session
+            (results[index],) = await run_connection(spec, [index])
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
+    return results
 
 
 @pytest.fixture(scope="session")
@@ -47,24 +152,48 @@ def golden_path_token() -> str:
 
 
 @pytest.fixture
-def golden_path_session(golden_path_ws_url: str, golden_path_token: str) -> Callable[..., Any]:
-    """Run one golden-path session; returns a :class:`bot.results.FlowSession`."""
-    import asyncio
+def golden_path_session(
+    request: pytest.FixtureRequest, golden_path_ws_url: str, golden_path_token: str
+) -> Callable[..., Any]:
+    """Run one golden-path session; returns a :class:`bot.results.FlowSession`.
 
-    from bot.checks.agent_flow import FlowSpec, run_connection
+    ``golden_path_session()`` returns this test's prefetched session when the suite runs
+    through golden-path; with arguments (``message={...}``, or any ``FlowSpec`` field such
+    as ``events=...``, ``timeout=...``) it always runs a live one.
+    """
+    prefetched = request.config.stash.get(_PREFETCHED, {})
+    nodeid = request.node.nodeid
+    first = [True]
 
     def run(message: dict[str, Any] | None = None, **overrides: Any) -> Any:
-        import json
-
-        spec = FlowSpec(url=golden_path_ws_url, token=golden_path_token, **overrides)
-        if message is not None:
-            spec = FlowSpec(**{**_fields(spec), "message": json.dumps(message)})
-        return asyncio.run(run_connection(spec, [0]))[0]
+        if first[0] and message is None and not overrides:
+            first[0] = False
+            session = prefetched.pop(nodeid, None)  # taken once: a rerun goes live
+            if session is not None:
+                return session
+        first[0] = False
+        return _live_session(golden_path_ws_url, golden_path_token, message, overrides)
 
     return run
 
 
-def _fields(spec: Any) -> dict[str, Any]:
-    import dataclasses
+def _live_session(
+    ws_url: str, token: str, message: dict[str, Any] | None, overrides: dict[str, Any]
+) -> Any:
+    import asyncio
+    import json
 
-    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+    from bot.checks.agent_flow import FlowSpec, run_connection
+
+    if message is not None:
+        overrides = {**overrides, "message": json.dumps(message)}
+    spec = FlowSpec(**{"url": ws_url, "token": token, **overrides})
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_connection(spec, [0]))[0]
+    # called from inside a running loop (an async test): run beside it, not in it
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run_connection(spec, [0])).result()[0]
