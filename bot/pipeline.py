@@ -236,6 +236,7 @@ async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
                     token=token,
                     retries=cfg.retries.failed,
                     log=log,
+                    concurrency=flow_cfg.concurrency if flow_cfg else None,
                 )
             )
 

@@ -29,8 +29,9 @@ def _comment(gh: GitHubServer, body: str, user: str = "alice") -> dict:
     issue = gh.issue(REPO, 1)
     comment_id = gh.add_comment(REPO, 1, body, user=user)
     payload = json.loads((EVENTS / "issue_comment.json").read_text())
-    payload["issue"].update(number=1, body=issue["body"],
-                            labels=[{"name": n} for n in _labels(issue)])
+    payload["issue"].update(
+        number=1, body=issue["body"], labels=[{"name": n} for n in _labels(issue)]
+    )
     payload["comment"].update(id=comment_id, body=body, user={"login": user, "type": "User"})
     return payload
 
@@ -50,8 +51,12 @@ def _state(gh: GitHubServer):
 
 
 @pytest.fixture
-def tracked(workdir: Path, github_server: GitHubServer, sample: SampleTarget,
-            monkeypatch: pytest.MonkeyPatch) -> Path:
+def tracked(
+    workdir: Path,
+    github_server: GitHubServer,
+    sample: SampleTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     """A tracking issue exists: the first push found the backend refusing every socket."""
     github_server.set_permission(REPO, "alice", "write")
     github_server.set_permission(REPO, "rita", "read")
@@ -83,7 +88,9 @@ def test_read_user_retest_is_refused(
 
 
 def test_write_user_retest_reruns_only_what_failed(
-    tracked: Path, github_server: GitHubServer, sample: SampleTarget,
+    tracked: Path,
+    github_server: GitHubServer,
+    sample: SampleTarget,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After a fix, /retest reruns only the failed parts (HTTP failed: no WebSocket run)."""
@@ -103,7 +110,9 @@ def test_write_user_retest_reruns_only_what_failed(
 
 
 def test_retest_of_failed_sessions_reruns_just_those(
-    tracked: Path, github_server: GitHubServer, sample: SampleTarget,
+    tracked: Path,
+    github_server: GitHubServer,
+    sample: SampleTarget,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """/retest after the auth fault is fixed reruns the failed sessions and goes green."""
@@ -158,8 +167,9 @@ def test_permission_api_errors_fail_closed(
     tracked: Path, github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If GitHub cannot tell the commenter's permission, nothing runs."""
-    github_server.inject("GET", r"/repos/octo/app/collaborators/.*/permission", status=500,
-                         times=None)
+    github_server.inject(
+        "GET", r"/repos/octo/app/collaborators/.*/permission", status=500, times=None
+    )
     payload = _comment(github_server, "/deploy")
     assert _fire(tracked, monkeypatch, "issue_comment", payload) == 0
     assert _reactions(github_server, payload["comment"]["id"]) == ["confused"]
@@ -167,7 +177,9 @@ def test_permission_api_errors_fail_closed(
 
 
 def test_status_refreshes_without_running_tests(
-    tracked: Path, github_server: GitHubServer, sample: SampleTarget,
+    tracked: Path,
+    github_server: GitHubServer,
+    sample: SampleTarget,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """/status re-renders from the stored state: no session runs, no new iteration."""

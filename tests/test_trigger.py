@@ -78,8 +78,9 @@ def test_comments_that_must_be_ignored(changes: dict, reason: str) -> None:
         else:
             target, _, field = key.partition("__")
             p[target][field] = value
-    d = from_event("issue_comment", p, tracking_labels=["golden-path"], marker=MARKER,
-                   bot_login="golden-bot")
+    d = from_event(
+        "issue_comment", p, tracking_labels=["golden-path"], marker=MARKER, bot_login="golden-bot"
+    )
     assert d.action == "ignore" and reason in d.reason
 
 
@@ -102,7 +103,9 @@ def test_unknown_and_several_commands() -> None:
     """Unknown commands are reported as such; several per comment are kept in order."""
     cmds = parse_commands("/Retest all\n/frobnicate now\n/help")
     assert [(c.name, c.args) for c in cmds] == [
-        ("retest", ("all",)), ("unknown", ("frobnicate",)), ("help", ())
+        ("retest", ("all",)),
+        ("unknown", ("frobnicate",)),
+        ("help", ()),
     ]
 
 

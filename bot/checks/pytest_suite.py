@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import redact
-from bot.plugin import ENV_BASE_URL, ENV_TOKEN, ENV_WS_URL
+from bot.plugin import ENV_BASE_URL, ENV_CONCURRENCY, ENV_TOKEN, ENV_WS_URL
 from bot.results import SuiteResult, TestCase
 
 Log = Callable[[str, str], None]
@@ -121,6 +121,7 @@ async def run_suite(
     token: str | None,
     retries: int,
     log: Log,
+    concurrency: int | None = None,
 ) -> SuiteResult:
     """Run one configured suite; failed tests are rerun up to ``retries`` times.
 
@@ -130,9 +131,16 @@ async def run_suite(
     started = time.perf_counter()
     env = dict(os.environ)
     env.update({ENV_BASE_URL: base_url or "", ENV_WS_URL: ws_url or "", ENV_TOKEN: token or ""})
+    if concurrency is not None:  # the plugin prefetches sessions with the flow's bound
+        env[ENV_CONCURRENCY] = str(concurrency)
     args = list(suite.args)
     if suite.workers is not None:
         args += ["-n", str(suite.workers)]
+        log(
+            f"suite {suite.name}: xdist workers disable session prefetching (usually slower "
+            "for golden-path tests; see the README's speed section)",
+            "warning",
+        )
     result = SuiteResult(name=suite.name)
     with tempfile.TemporaryDirectory(prefix="golden-path-") as tmp:
         work = Path(tmp)
