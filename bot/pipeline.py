@@ -179,8 +179,11 @@ async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
     base = cfg.base_url(deployed_url)
     token = _token(cfg, opts.env)
 
+    # A shard runs its slice of the sessions; checks and suites run once, in shard 1,
+    # so merged results count them once.
+    primary = opts.shard is None or opts.shard[0] == 1
     tasks: list[asyncio.Task[Any]] = []
-    if opts.http:
+    if opts.http and primary:
         health, endpoints = _http_specs(cfg, base)
         tasks.append(
             asyncio.ensure_future(http_checks.run_http_checks(health, endpoints, token=token))
@@ -221,7 +224,7 @@ async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
         else:
             it.http = r
 
-    if cfg.checks.pytest:
+    if cfg.checks.pytest and primary:
         from bot.checks import pytest_suite
 
         wanted = set(opts.suites) if opts.suites is not None else None
