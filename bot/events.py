@@ -148,6 +148,14 @@ def carry_over(prev: Iteration, new: Iteration, opts: pipeline.RunOptions) -> It
     return merged
 
 
+def _reply(gh: Any, log: RunLog, issue: Any, body: str) -> None:
+    """Answer on the issue; a refused reply (locked issue, rate limit) is logged, not fatal."""
+    try:
+        gh.comment(issue, body)
+    except Exception as exc:
+        log(f"could not reply on the issue: {type(exc).__name__}", "warning")
+
+
 def _react(gh: Any, target: Any, content: str, log: RunLog) -> None:
     try:
         gh.react(target, content)
@@ -191,7 +199,9 @@ def _commands(
     who = code_span(decision.author)
     if not trigger.role_allows(role, minimum):
         _react(gh, comment, "confused", log)
-        gh.comment(
+        _reply(
+            gh,
+            log,
             issue,
             f"Commands are for collaborators with {code_span(minimum)} permission or more; "
             f"{who} has {code_span(role)}. Nothing was run.",
@@ -212,10 +222,12 @@ def _commands(
     for cmd in decision.commands:
         log(f"command {cmd.raw} from {decision.author}", "info")
         if cmd.name == "help":
-            gh.comment(issue, trigger.HELP.format(minimum=code_span(minimum)))
+            _reply(gh, log, issue, trigger.HELP.format(minimum=code_span(minimum)))
         elif cmd.name == "unknown":
             failed = True
-            gh.comment(
+            _reply(
+                gh,
+                log,
                 issue,
                 f"Unknown command {code_span(cmd.raw)}.\n\n"
                 + trigger.HELP.format(minimum=code_span(minimum)),
@@ -226,7 +238,9 @@ def _commands(
             n, answer = _why_args(cmd)
             if n is None:
                 failed = True
-                gh.comment(
+                _reply(
+                    gh,
+                    log,
                     issue,
                     f"Usage: {code_span('/why <2-5> <answer>')} — e.g. "
                     f"{code_span('/why 2 the backend reads JWT_SECRET from a stale secret')}",
@@ -244,7 +258,7 @@ def _commands(
             plan = _plan(cmd, state, cfg)
             if isinstance(plan, str):
                 failed = True
-                gh.comment(issue, plan)
+                _reply(gh, log, issue, plan)
                 continue
             opts, carry = plan
             opts.env = env

@@ -198,3 +198,14 @@ def test_handle_event_outside_actions_is_a_usage_error(
     monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
     assert main(["handle-event", "--config", "golden-path.yml"]) == 2
     assert "GITHUB_EVENT_PATH" in capsys.readouterr().err
+
+
+def test_a_refused_reply_on_a_locked_issue_is_not_fatal(
+    tracked: Path, github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/help on a locked issue: GitHub refuses the bot's reply; the run still ends cleanly."""
+    payload = _comment(github_server, "/help")
+    github_server.lock_issue(REPO, 1)
+    assert _fire(tracked, monkeypatch, "issue_comment", payload) == 0
+    assert _reactions(github_server, payload["comment"]["id"]) == ["eyes"]
+    assert all("/retest all" not in c["body"] for c in github_server.comments(REPO, 1))
