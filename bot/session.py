@@ -134,6 +134,16 @@ class SessionState:
         moved, self.log = self.log[:cut], self.log[cut:]
         return moved
 
+    def forget_old_archive_ids(self, keep: int = 3) -> None:
+        """Keep entry ids only for the newest archives.
+
+        The ids let concurrent runs tell "archived" from "lost" for recent entries; kept
+        for every archive they would grow the state without bound (2,000 entries are
+        ~34 KB of ids) until it no longer fits in the issue.
+        """
+        for archive in self.archives[:-keep] if keep else self.archives:
+            archive.ids = []
+
     def _renumber(self) -> None:
         self.iterations.sort(key=lambda r: (r.at, r.id))
         for n, record in enumerate(self.iterations, start=1):

@@ -29,6 +29,7 @@ from bot.session import (
 STATE_LOG_KEEP = 200
 #: Characters the hidden state block may take, leaving the rest of 65,536 for the report.
 STATE_BUDGET = 30_000
+_ID_COST = 15  # characters an archived entry's id takes in the state block
 
 
 @dataclass(slots=True)
@@ -84,6 +85,7 @@ def apply(
     for entry in run_log:
         if all(entry.id != e.id for e in state.log):
             state.log.append(entry)
+    state.forget_old_archive_ids()
     if mutate is not None:
         mutate(state)
     if iteration is not None:
@@ -108,11 +110,20 @@ def apply(
             else Iteration(environment=cfg.environment, started_at=state.started_at)
         )
         dx = report.diagnose_iteration(cfg, shown, state)
-    to_archive = state.archive_oldest(keep_log)
-    keep = min(keep_log, len(state.log))
-    while keep > 0 and len(state.to_json()) > STATE_BUDGET:
-        keep //= 2  # long entries: keep fewer in the body, the rest go to the archive too
-        to_archive += state.archive_oldest(keep)
+    # Archive with hysteresis: down to half of each limit, so the runs that follow add
+    # entries for a while without posting an archive comment every time.
+    to_archive: list[LogEntry] = []
+    if len(state.log) > keep_log:
+        to_archive = state.archive_oldest(keep_log // 2)
+
+    def size() -> int:  # the archives will also list the ids of what moves now
+        return len(state.to_json()) + _ID_COST * len(to_archive)
+
+    if size() > STATE_BUDGET:
+        keep = len(state.log)
+        while keep > 0 and size() > STATE_BUDGET // 2:
+            keep //= 2  # long entries: keep fewer in the body, the rest go to the archive
+            to_archive += state.archive_oldest(keep)
     owned = report.owned_section(cfg, state, shown, dx, issue=issue, budget=_budget(body))
     new_body = replace_owned(body, owned)
     return Update(new_body, state, dx, new_body != body, warnings, to_archive)
