@@ -162,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="override checks.agent_flow.sessions",
     )
 
-    serve = sub.add_parser("serve-sample", help="serve the bundled sample target")
-    serve.add_argument("args", nargs=argparse.REMAINDER, help="see golden-path serve-sample -h")
+    sub.add_parser(
+        "serve-sample",
+        help="serve the bundled sample target (--port, --fault, --event-delay; see its -h)",
+    )
 
     sub.add_parser("schema", help="print the config file's JSON Schema")
 
@@ -208,6 +210,11 @@ def register_env_secrets(env: Mapping[str, str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve-sample"]:  # its own parser takes every option after the verb
+        from bot.sample.server import main as serve_main
+
+        return serve_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     register_env_secrets(os.environ)
@@ -246,10 +253,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps(config_schema(), indent=2))
         return EXIT_OK
-    if args.command == "serve-sample":
-        from bot.sample.server import main as serve_main
-
-        return serve_main(args.args)
     if args.command == "demo":
         from bot.demo import demo
 
