@@ -445,7 +445,3 @@ def diagnose(
         next_steps=_next_steps(status, blocker, target_tests, passing),
         next_action=next_action,
     )
-
-
-def failing_checks(it: Iteration) -> list[HttpCheck]:
-    return [c for c in it.http if not c.ok]

@@ -25,7 +25,6 @@ from typing import Any, TextIO
 from bot import pipeline, trigger
 from bot.cli import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, run_async
 from bot.config import Config, ConfigError, load_config
-from bot.diagnosis import PASSING
 from bot.progress import Progress
 from bot.render import code_span
 from bot.results import Iteration, iteration_from_dict
@@ -348,10 +347,3 @@ def _plan(
     opts.only_sessions = list(sessions) if sessions else None
     opts.suites = list(failed.get("suites") or [])
     return opts, prev
-
-
-def default_results() -> Path:
-    return Path(DEFAULT_OUT) / "results.json"
-
-
-__all__ = ["PASSING", "carry_over", "handle", "handle_event"]

@@ -61,20 +61,11 @@ def publish(
             log("same result as the last iteration: tracking file unchanged", "info")
         local.archive(upd.state, upd.to_archive)
         if upd.to_archive:  # the archive list is part of the state: render again
-            upd = _rerender(upd, cfg)
+            upd.body = tracking.rerender(cfg, upd)
         if upd.changed:
             local.write(upd.body)
         return upd.dx, upd.body, local.ref
     raise ConfigError(f"--tracker {tracker!r}: use github, local:PATH or none")
-
-
-def _rerender(upd: tracking.Update, cfg: Config) -> tracking.Update:
-    from bot.session import replace_owned
-
-    it = report.iteration_from_dict(upd.state.last_iteration)
-    owned = report.owned_section(cfg, upd.state, it, upd.dx)
-    upd.body = replace_owned(upd.body, owned)
-    return upd
 
 
 def _read(path: Path) -> str:

@@ -104,11 +104,7 @@ def apply(
         report.record(state, iteration, dx, close_on_green=cfg.tracking.close_on_green)
         shown = iteration
     else:
-        shown = (
-            iteration_from_dict(state.last_iteration)
-            if state.last_iteration
-            else Iteration(environment=cfg.environment, started_at=state.started_at)
-        )
+        shown = shown_iteration(state, cfg.environment)
         dx = report.diagnose_iteration(cfg, shown, state)
     # Archive with hysteresis: down to half of each limit, so the runs that follow add
     # entries for a while without posting an archive comment every time.
@@ -127,6 +123,33 @@ def apply(
     owned = report.owned_section(cfg, state, shown, dx, issue=issue, budget=_budget(body))
     new_body = replace_owned(body, owned)
     return Update(new_body, state, dx, new_body != body, warnings, to_archive)
+
+
+def shown_iteration(state: SessionState, environment: str) -> Iteration:
+    """The iteration a re-render shows: the stored last one, or an empty one."""
+    if state.last_iteration:
+        return iteration_from_dict(state.last_iteration)
+    return Iteration(environment=environment, started_at=state.started_at)
+
+
+def rerender(
+    cfg: Config,
+    upd: Update,
+    *,
+    issue: Mapping[str, Any] | None = None,
+    base_body: str | None = None,
+    budget_cut: int = 0,
+) -> str:
+    """``upd``'s state and verdict rendered again into ``base_body`` (default: its own body).
+
+    For what changes the state after :func:`apply` — archives posted, another run's entries
+    merged — and for a smaller body when GitHub refuses one as too long (``budget_cut``).
+    """
+    base = upd.body if base_body is None else base_body
+    it = shown_iteration(upd.state, cfg.environment)
+    budget = _budget(base) - 8_000 * budget_cut
+    owned = report.owned_section(cfg, upd.state, it, upd.dx, issue=issue, budget=budget)
+    return replace_owned(base, owned)
 
 
 def _budget(body: str) -> int:

@@ -27,7 +27,6 @@ Environment knobs (besides the standard ``GITHUB_*`` variables):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -47,7 +46,6 @@ from bot.session import (
     SessionState,
     env_marker,
     read_state,
-    replace_owned,
 )
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -352,7 +350,7 @@ def publish_github(
             read_at = time.monotonic()
         if upd.to_archive:
             _archive_comments(gh, issue, cfg, upd.state, upd.to_archive)
-            upd.body = _rerender(cfg, upd, issue)
+            upd.body = tracking.rerender(cfg, upd, issue=_issue_ref(issue))
         current_labels = sorted(lbl.name for lbl in issue.labels)
         status_prefix = STATUS_LABEL.format(status="")
         # people's labels stay; only our status label changes
@@ -453,20 +451,6 @@ def _create(
     return issue, merged
 
 
-def _rerender(cfg: Config, upd: tracking.Update, issue: Any) -> str:
-    from bot import report
-    from bot.results import iteration_from_dict
-
-    state = upd.state
-    it = (
-        iteration_from_dict(state.last_iteration)
-        if state.last_iteration
-        else Iteration(environment=cfg.environment, started_at=state.started_at)
-    )
-    owned = report.owned_section(cfg, state, it, upd.dx, issue=_issue_ref(issue))
-    return replace_owned(upd.body, owned)
-
-
 def settle_seconds(env: Mapping[str, str] | None = None) -> float:
     return float((env or os.environ).get("GOLDEN_PATH_SETTLE", "3"))
 
@@ -505,8 +489,12 @@ def _write_verified(
             if not _contains_all(ours, fresh):
                 ours = merge(ours, fresh) if fresh is not None else ours
                 upd.state = ours
-                body = _render_with(
-                    cfg, ours, upd, fresh_issue, base_body=fresh_issue.body or "", budget_cut=shrink
+                body = tracking.rerender(
+                    cfg,
+                    upd,
+                    issue=_issue_ref(fresh_issue),
+                    base_body=fresh_issue.body or "",
+                    budget_cut=shrink,
                 )
         fields: dict[str, Any] = {"body": body, "state": want_state, "labels": labels}
         if want_state == "closed":
@@ -516,7 +504,7 @@ def _write_verified(
         except GithubException as exc:
             if exc.status == 422 and "too long" in json.dumps(exc.data).lower():
                 shrink += 1
-                body = _render_with(cfg, ours, upd, issue, budget_cut=shrink)
+                body = tracking.rerender(cfg, upd, issue=_issue_ref(issue), budget_cut=shrink)
                 log(f"GitHub refused the body as too long; shrunk it (round {shrink})", "warning")
                 continue
             raise
@@ -540,7 +528,9 @@ def _write_verified(
         fresh = _state_of(fresh_body)
         ours = merge(ours, fresh) if fresh is not None else ours
         upd.state = ours
-        body = _render_with(cfg, ours, upd, fresh_issue, base_body=fresh_body, budget_cut=shrink)
+        body = tracking.rerender(
+            cfg, upd, issue=_issue_ref(fresh_issue), base_body=fresh_body, budget_cut=shrink
+        )
     raise PublishError(f"tracking issue kept changing under us for {MAX_VERIFY_ROUNDS} rounds")
 
 
@@ -554,25 +544,3 @@ def _state_of(body: str) -> SessionState | None:
 def _contains_all(ours: SessionState, fresh: SessionState | None) -> bool:
     """Everything in ``fresh`` is already in ``ours`` (nothing to merge)."""
     return fresh is None or _contains(ours, fresh)
-
-
-def _render_with(
-    cfg: Config,
-    state: SessionState,
-    upd: tracking.Update,
-    issue: Any,
-    *,
-    base_body: str | None = None,
-    budget_cut: int = 0,
-) -> str:
-    from bot import report
-    from bot.results import iteration_from_dict
-
-    it = iteration_from_dict(state.last_iteration)
-    budget = render.GITHUB_BODY_LIMIT - 64 - 8_000 * budget_cut
-    owned = report.owned_section(cfg, state, it, upd.dx, issue=_issue_ref(issue), budget=budget)
-    return replace_owned(base_body if base_body is not None else upd.body, owned)
-
-
-def dataclass_dict(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj)
