@@ -24,7 +24,7 @@ from benchlib import SMOKE, fmt_runs, median, report, sample_target
 from reference_client import run_reference
 
 from bot.checks.agent_flow import FlowSpec, run_agent_flow
-from bot.cli import run_async
+from bot.runtime import run_async
 
 
 def _cpu() -> float:

@@ -20,7 +20,7 @@ import time
 from benchlib import SMOKE, fmt_runs, median, report, sample_target
 
 from bot.checks.agent_flow import FlowSpec, run_agent_flow
-from bot.cli import run_async
+from bot.runtime import run_async
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from benchlib import SMOKE, fmt_runs, median, python_child, report, sample_targe
 CHILD = """
 import json, resource, sys
 from bot.checks.agent_flow import FlowSpec, run_agent_flow
-from bot.cli import run_async
+from bot.runtime import run_async
 url, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 summary = run_async(run_agent_flow(FlowSpec(url=url, token=token), n, concurrency=200))

@@ -7,70 +7,18 @@ subcommands, so ``golden-path --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import re
 import sys
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from collections.abc import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-DEFAULT_CONFIG = ".github/golden-path.yml"
-DEFAULT_OUT = ".golden-path"
-T = TypeVar("T")
-
-
-class RunLog:
-    """Console lines (redacted, timestamped) + the entries that go to the session log."""
-
-    def __init__(self, stream: TextIO | None = None, *, verbose: bool = False) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.verbose = verbose
-        self.entries: list[Any] = []
-
-    @contextlib.contextmanager
-    def group(self, title: str) -> Iterator[None]:
-        """A folded section in the Actions log, showing the detail lines inside it."""
-        in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
-        verbose = self.verbose
-        if in_actions:
-            self.stream.write(f"::group::{title}\n")
-            self.verbose = True
-        try:
-            yield
-        finally:
-            if in_actions:
-                self.stream.write("::endgroup::\n")
-                self.stream.flush()
-            self.verbose = verbose
-
-    def __call__(self, text: str, level: str = "info") -> None:
-        from bot.redact import redact
-        from bot.session import LogEntry, new_id, now_iso
-
-        # one console line per entry: untrusted text never starts a line, so it can
-        # never be read as a workflow command (::set-output, ::stop-commands, ...)
-        text = redact(text).replace("\r", " ").replace("\n", " ⏎ ")
-        at = now_iso(precise=True)
-        if level != "debug":
-            self.entries.append(LogEntry(new_id(), at, text, level))
-        if level != "debug" or self.verbose:
-            mark = {"success": "✅", "warning": "⚠️ ", "error": "❌"}.get(level, "  ")
-            self.stream.write(f"{at[11:19]} {mark} {text}\n")
-            self.stream.flush()
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """asyncio with uvloop when installed: it cuts client CPU per session noticeably."""
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
+from bot.runtime import (
+    DEFAULT_CONFIG,
+    DEFAULT_OUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    register_env_secrets,
+)
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -195,20 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)")
-
-
-def register_env_secrets(env: Mapping[str, str]) -> None:
-    """Mask the values of secret-named variables (deploy credentials, tokens) everywhere.
-
-    A deploy script that echoes ``$DEPLOY_TOKEN`` prints a bare value no pattern can
-    recognise; knowing the value is the only way to keep it out of the report.
-    """
-    from bot.redact import register
-
-    register(*(v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve-sample"]:  # its own parser takes every option after the verb
@@ -266,17 +200,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return merge_command(args)
     if args.command == "handle-event":
-        from bot.runner import handle_event_command
+        from bot.events import handle_event
 
-        return handle_event_command(args)
+        return handle_event(args)
     raise AssertionError(args.command)
-
-
-def default_tracker(env: dict[str, str] | None = None) -> str:
-    env = dict(os.environ) if env is None else env
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_TOKEN"):
-        return "github"
-    return f"local:{Path(DEFAULT_OUT) / 'tracking-issue.md'}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli import EXIT_USAGE, RunLog
 from bot.config import parse_config
+from bot.runtime import EXIT_USAGE, RunLog
 
 DEMO_SECRET_ENV = "GOLDEN_PATH_DEMO_JWT_SECRET"
 

@@ -357,8 +357,8 @@ def config_reference() -> str:
         "### Configuration reference",
         "",
         "Every key, with its type and default (`—`: required, or not set). Generated from the "
-        "models in [`bot/config.py`](bot/config.py); `golden-path schema` prints the same as "
-        "JSON Schema.",
+        "models in [`bot/config/models.py`](bot/config/models.py); `golden-path schema` prints "
+        "the same as JSON Schema.",
         "",
     ]
     for name, rows in reference_rows(schema).items():
@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m bot.docs [--check] [--readme PATH]``; exit 1 in check mode when stale."""
     parser = argparse.ArgumentParser(
         prog="python -m bot.docs",
-        description="Regenerate the configuration reference in README.md from bot/config.py.",
+        description="Regenerate the README's configuration reference from bot/config/models.py.",
     )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if README is stale"

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import pipeline, trigger
-from bot.cli import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, run_async
 from bot.config import Config, ConfigError, load_config
 from bot.progress import Progress
 from bot.render import code_span
 from bot.results import Iteration, iteration_from_dict
+from bot.runtime import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, run_async
 from bot.session import SessionState, StateError, env_marker, read_state
 
 FLOW_NAMES = {"agent-flow", "agent_flow", "websocket", "ws", "flow"}

@@ -110,7 +110,7 @@ def prefetch(
     sessions at random.
     """
     from bot.checks.agent_flow import FlowSpec
-    from bot.cli import run_async
+    from bot.runtime import run_async
 
     unique = list(dict.fromkeys(nodeids))  # a node id twice (duplicate args): one session
     spec = FlowSpec(url=ws_url, token=token)

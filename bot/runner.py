@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import pipeline, report, tracking
-from bot.cli import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, default_tracker, run_async
 from bot.config import Config, ConfigError, load_config
 from bot.diagnosis import PASSING, Diagnosis
 from bot.progress import Progress
 from bot.redact import redact
 from bot.results import Iteration
+from bot.runtime import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, default_tracker, run_async
 
 
 @dataclass(slots=True)
@@ -227,9 +227,3 @@ def merge_command(args: argparse.Namespace) -> int:
         log=log,
         out=sys.stdout,
     ).exit_code
-
-
-def handle_event_command(args: argparse.Namespace) -> int:
-    from bot.events import handle_event
-
-    return handle_event(args)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import RunLog, main
+from bot.cli import main
 from bot.config import load_config
 from bot.publish.github import GitHub, pending_path, publish_github
 from bot.results import FlowSummary, Iteration
+from bot.runtime import RunLog
 from bot.sample import SampleTarget
 from bot.session import SessionState, env_marker, read_state
 from tests.support.github_fixtures import make_github, make_retry

@@ -1,28 +1,19 @@
-"""Load and validate ``.github/golden-path.yml`` into frozen models; export its JSON Schema.
+"""The config file's models: one frozen pydantic model per section, defaults and docs included.
 
-Why this module works so hard on messages: the config file is written by people who are not
-reading this code, often from a failing workflow log. Every problem is reported at once, one per
-line, as ``<dotted.key.path>: <problem> — <fix>`` (with ``file:line:`` in front when the YAML
-position is known), and pydantic's own wording never reaches them.
-
-Why the models are frozen: one :class:`Config` is shared by every stage (deploy, checks, render,
-publish) and by many concurrent sessions; nobody may change it under the others' feet.
+Why frozen: one :class:`Config` is shared by every stage (deploy, checks, render, publish) and by
+many concurrent sessions; nobody may change it under the others' feet. Attribute docstrings are
+the documentation: they become the JSON Schema's descriptions and the README's reference.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
-import types
-import typing
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,97 +21,18 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
 
-from bot.duration import (
-    DURATION_PATTERN,
-    FILE_CONTEXT,
-    Duration,
-    format_duration,
-    parse_duration,
-)
-
-__all__ = [
-    "DEFAULT_PATH",
-    "AgentFlow",
-    "Auth",
-    "Checks",
-    "Commands",
-    "Config",
-    "ConfigError",
-    "Deploy",
-    "Duration",
-    "Endpoint",
-    "HealthCheck",
-    "Impact",
-    "Jwt",
-    "PytestSuite",
-    "Retries",
-    "Target",
-    "Tracking",
-    "config_schema",
-    "format_duration",
-    "load_config",
-    "parse_config",
-    "parse_duration",
-]
-
-DEFAULT_PATH = ".github/golden-path.yml"
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+from bot.config.errors import ConfigError, Loc, Problem
+from bot.config.errors import show as _show
+from bot.duration import Duration, format_duration
 
 _ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _ENVIRONMENT_PATTERN = r"^[A-Za-z0-9._-]+$"
-_SECRET_KEYS = frozenset({"secret", "token", "password", "api_key", "private_key"})
-_MAX_SHOWN_PROBLEMS = 20
-
-Loc = tuple[str | int, ...]
-
-
-class ConfigError(Exception):
-    """The config cannot be used. ``str(error)`` is the one-screen text to show people.
-
-    ``problems`` holds one ``<key.path>: <problem> — <fix>`` line per problem (no file or line
-    prefix, so tests and callers can match them exactly); ``lines`` is the parallel list of YAML
-    line numbers (``None`` when unknown), handy for editor or workflow annotations.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        problems: Sequence[str] | None = None,
-        *,
-        source: str | None = None,
-        lines: Sequence[int | None] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems: list[str] = list(problems) if problems is not None else [message]
-        self.lines: list[int | None] = (
-            list(lines) if lines is not None else [None] * len(self.problems)
-        )
-        self.source = source
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class _Problem(ValueError):
-    """A validator's problem(s), each aimed at a key *below* the model that raised it.
-
-    Pydantic reports a model validator's error at the model itself; carrying the sub-path lets
-    the message point at the exact key (``checks.agent_flow.order[2]``), and carrying several
-    lets one validator report every problem at once.
-    """
-
-    def __init__(self, *items: tuple[Loc, str]) -> None:
-        super().__init__("; ".join(message for _, message in items))
-        self.items = list(items)
+SECRET_KEYS = frozenset({"secret", "token", "password", "api_key", "private_key"})
 
 
 class _Model(BaseModel):
@@ -131,25 +43,6 @@ class _Model(BaseModel):
 
 
 # --------------------------------------------------------------------------- small validators
-
-
-def _show(value: Any, limit: int = 40) -> str:
-    """A short, YAML-flavoured rendering of a value for messages (never a whole structure)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        text = value if len(value) <= limit else value[: limit - 1] + "…"
-        return json.dumps(text, ensure_ascii=False)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_absolute(url: str, schemes: Sequence[str]) -> bool:
@@ -294,7 +187,7 @@ class Deploy(_Model):
             if not re.fullmatch(_ENV_NAME_PATTERN, key)
         ]
         if problems:
-            raise _Problem(*problems)
+            raise Problem(*problems)
         return value
 
     @model_validator(mode="after")
@@ -305,7 +198,7 @@ class Deploy(_Model):
                 "already deployed (or remove deploy: to check target.base_url only)"
             )
         if self.url_from_output is not None and self.command is None:
-            raise _Problem(
+            raise Problem(
                 (
                     ("url_from_output",),
                     "only applies to the output of command — add command:, or remove it",
@@ -514,7 +407,7 @@ class AgentFlow(_Model):
                 problems.append(((index,), f"{_show(name)} is listed twice — list it once"))
             seen.add(name)
         if problems:
-            raise _Problem(*problems)
+            raise Problem(*problems)
         return value
 
     @field_validator("event_key", "run_key")
@@ -554,7 +447,7 @@ class AgentFlow(_Model):
                         )
                     )
         if problems:
-            raise _Problem(*problems)
+            raise Problem(*problems)
         return self
 
 
@@ -598,7 +491,7 @@ class Checks(_Model):
                 )
             seen.add(suite.name)
         if problems:
-            raise _Problem(*problems)
+            raise Problem(*problems)
         return value
 
 
@@ -734,7 +627,7 @@ class Config(_Model):
                 if endpoint.auth
             ]
             if problems:
-                raise _Problem(*problems)
+                raise Problem(*problems)
         return self
 
     # ----------------------------------------------------------------------------- helpers
@@ -788,433 +681,3 @@ class Config(_Model):
             scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
         path = url_or_path if url_or_path.startswith("/") else "/" + url_or_path
         return urlunsplit((scheme, parts.netloc, "", "", "")) + parts.path.rstrip("/") + path
-
-
-# ------------------------------------------------------------------------ error translation
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip ``Annotated`` and ``X | None`` so the walker sees the type that holds the keys."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
-
-
-def _field(model: type[BaseModel], key: str) -> Any:
-    for name, info in model.model_fields.items():
-        if key in (name, info.alias):
-            return info
-    return None
-
-
-def _type_at(loc: Loc) -> Any:
-    """The declared type at a key path (``None`` when the path leaves the models)."""
-    tp: Any = Config
-    for part in loc:
-        tp = _unwrap(tp)
-        origin = typing.get_origin(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            info = _field(tp, part) if isinstance(part, str) else None
-            if info is None:
-                return None
-            tp = info.annotation
-        elif origin is list and isinstance(part, int):
-            tp = typing.get_args(tp)[0]
-        elif origin is tuple and isinstance(part, int):
-            args = typing.get_args(tp)
-            tp = args[part] if part < len(args) else None
-        elif origin is dict:
-            tp = typing.get_args(tp)[1]
-        else:
-            return None
-    return _unwrap(tp)
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    tp = _type_at(loc)
-    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
-
-
-def _yaml_keys(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
-            out += ("." if out else "") + part
-        else:
-            out += f"[{json.dumps(part, ensure_ascii=False)}]"
-    return out or "(top level)"
-
-
-def _unknown_key(loc: Loc) -> str:
-    model = _model_at(loc[:-1])
-    if model is None:
-        return "unknown key"
-    key = str(loc[-1])
-    names = {key_name: key_name for key_name in _yaml_keys(model)}
-    names.update({name: info.alias or name for name, info in model.model_fields.items()})
-    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
-    if not close:
-        close = difflib.get_close_matches(key.lower(), list(names), n=1, cutoff=0.6)
-    if close:
-        return f"unknown key — did you mean {names[close[0]]}?"
-    return f"unknown key — valid keys: {', '.join(_yaml_keys(model))}"
-
-
-def _literal(loc: Loc, value: Any, ctx: Mapping[str, Any]) -> str:
-    tp = _type_at(loc)
-    if typing.get_origin(tp) is Literal:
-        choices = [str(choice) for choice in typing.get_args(tp)]
-    else:
-        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-    message = f"expected one of {', '.join(choices)}, got {_show(value)}"
-    if isinstance(value, str):
-        lowered = {choice.lower(): choice for choice in choices}
-        close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
-        if close:
-            message += f" — did you mean {lowered[close[0]]}?"
-    return message
-
-
-def _translate(error: Mapping[str, Any]) -> list[tuple[Loc, str]]:
-    """One pydantic error → our wording, from its ``type``, ``loc``, ``input`` and ``ctx``."""
-    loc: Loc = tuple(error["loc"])
-    kind: str = error["type"]
-    value = error.get("input")
-    ctx: Mapping[str, Any] = error.get("ctx") or {}
-    scalar = isinstance(value, str | int | float | bool) or value is None
-
-    if kind == "value_error":
-        exc = ctx.get("error")
-        if isinstance(exc, _Problem):
-            return [(loc + at, message) for at, message in exc.items]
-        return [(loc, str(exc))]
-    if kind == "extra_forbidden":
-        return [(loc, _unknown_key(loc))]
-    if kind == "missing":
-        return [(loc, "missing — this key is required")]
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        message = f"expected an integer, got {_show(value)}"
-        if isinstance(value, str) and value.strip().isdigit():
-            message += " — remove the quotes"
-        return [(loc, message)]
-    if kind in ("float_type", "float_parsing"):
-        return [(loc, f"expected a number, got {_show(value)}")]
-    if kind in ("bool_type", "bool_parsing"):
-        return [(loc, f"expected true or false, got {_show(value)}")]
-    if kind == "string_type":
-        message = f"expected text, got {_show(value)}"
-        if scalar and value is not None:
-            message += f' — quote it: "{_show(value)}"'
-        return [(loc, message)]
-    if kind == "string_too_short":
-        return [(loc, "must not be empty")]
-    if kind == "list_type":
-        message = f"expected a list, got {_show(value)}"
-        if scalar and value is not None:
-            message += f" — write [{value if not isinstance(value, bool) else _show(value)}]"
-        return [(loc, message)]
-    if kind == "tuple_type":
-        return [(loc, f"expected a pair [first, second], got {_show(value)}")]
-    if kind in ("dict_type", "model_type", "model_attributes_type", "mapping_type"):
-        return [(loc, f"expected a mapping (key: value lines), got {_show(value)}")]
-    if kind in ("too_short", "too_long"):
-        actual = ctx.get("actual_length")
-        if str(ctx.get("field_type", "")).lower() == "tuple":
-            return [(loc, f"expected a pair [first, second], got {actual} item(s)")]
-        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-        word = "at least" if kind == "too_short" else "at most"
-        return [(loc, f"needs {word} {bound} item(s), got {actual}")]
-    if kind == "literal_error":
-        return [(loc, _literal(loc, value, ctx))]
-    bounds = {
-        "greater_than_equal": ("ge", "must be at least"),
-        "greater_than": ("gt", "must be more than"),
-        "less_than_equal": ("le", "must be at most"),
-        "less_than": ("lt", "must be less than"),
-    }
-    if kind in bounds:
-        key, words = bounds[kind]
-        return [(loc, f"{words} {ctx.get(key)}, got {_show(value)}")]
-    if kind == "string_pattern_mismatch":
-        return [(loc, f"{_show(value)} does not match {ctx.get('pattern')}")]
-    return [(loc, f"invalid value {_show(value)} — see the config schema for this key")]
-
-
-def _secret_fix(loc: Loc, key: str) -> str:
-    """Point at the ``*_env`` key that fits the place the secret was written."""
-    env_key = key.lower().replace("-", "_") + "_env"
-    model = _model_at(loc)
-    if model is not None and env_key in model.model_fields:
-        default = model.model_fields[env_key].default
-        if isinstance(default, str) and default:
-            name = default
-        else:
-            name = "_".join([*(str(p).upper() for p in loc if isinstance(p, str)), key.upper()])
-        return f"put the value in an environment variable and name it: {env_key}: {name}"
-    if loc[:1] == ("deploy",):
-        return (
-            "put the value in an environment variable of the workflow step; the deploy command "
-            "inherits it"
-        )
-    return (
-        "put the value in an environment variable and name it in auth: "
-        "(jwt.secret_env or token_env)"
-    )
-
-
-def _prepare(value: Any, loc: Loc, problems: list[tuple[Loc, str]]) -> Any:
-    """Copy the raw data with keys as text, dropping (and reporting) inline secrets.
-
-    Done before validation so a secret is reported once, for what it is, and its value never
-    appears in any message.
-    """
-    if isinstance(value, Mapping):
-        clean: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, bool) or key is None:
-                problems.append(
-                    (
-                        loc,
-                        f"key {_show(key)} is not a name — quote it (YAML reads on/off/yes/no as "
-                        "true/false)",
-                    )
-                )
-                continue
-            name = key if isinstance(key, str) else str(key)
-            if name.lower().replace("-", "_") in _SECRET_KEYS:
-                problems.append(
-                    (
-                        (*loc, name),
-                        f"secrets never go in the config file — {_secret_fix(loc, name)}",
-                    )
-                )
-                continue
-            clean[name] = _prepare(item, (*loc, name), problems)
-        return clean
-    if isinstance(value, list | tuple):
-        return [_prepare(item, (*loc, index), problems) for index, item in enumerate(value)]
-    return value
-
-
-def _line_of(loc: Loc, positions: Mapping[Loc, int] | None) -> int | None:
-    if not positions:
-        return None
-    for size in range(len(loc), -1, -1):
-        line = positions.get(loc[:size])
-        if line is not None:
-            return line
-    return None
-
-
-def _raise(source: str, found: list[tuple[Loc, str]], positions: Mapping[Loc, int] | None) -> None:
-    entries: list[tuple[int | None, str]] = []
-    for loc, message in found:
-        entry = (_line_of(loc, positions), f"{_dotted(loc)}: {message}")
-        if entry not in entries:
-            entries.append(entry)
-    entries.sort(key=lambda entry: entry[0] or 0)
-    count = len(entries)
-    lines = [f"{source} is not a valid golden-path config ({count} problem{'s' * (count != 1)}):"]
-    for line, problem in entries[:_MAX_SHOWN_PROBLEMS]:
-        lines.append(f"  {source}:{line}: {problem}" if line else f"  {problem}")
-    if count > _MAX_SHOWN_PROBLEMS:
-        lines.append(f"  … and {count - _MAX_SHOWN_PROBLEMS} more")
-    raise ConfigError(
-        "\n".join(lines),
-        [problem for _, problem in entries],
-        source=source,
-        lines=[line for line, _ in entries],
-    )
-
-
-def _is_extension(key: Any) -> bool:
-    return isinstance(key, str) and key.startswith("x-")
-
-
-def _parse(data: Any, source: str, positions: Mapping[Loc, int] | None) -> Config:
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        message = (
-            f"{source}: the top level must be a mapping (key: value lines such as "
-            f"environment: staging), got {_show(data)}"
-        )
-        raise ConfigError(message, source=source)
-    found: list[tuple[Loc, str]] = []
-    # Top-level ``x-…`` keys are ignored (as in Compose and OpenAPI): a home for YAML anchors.
-    data = {key: value for key, value in data.items() if not _is_extension(key)}
-    clean = _prepare(data, (), found)
-    try:
-        config = Config.model_validate(clean, context=FILE_CONTEXT)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            found.extend(_translate(error))
-    if found:
-        _raise(source, found, positions)
-    return config
-
-
-def parse_config(data: Mapping[str, Any] | None, source: str = "<config>") -> Config:
-    """Validate already-parsed config data (e.g. from YAML or a test) into a :class:`Config`.
-
-    Same rules as a file: durations need units, secrets are refused, every problem reported.
-    """
-    return _parse(data, source, None)
-
-
-# ------------------------------------------------------------------------------ YAML loading
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys: PyYAML keeps the last one silently, which turns a
-    second ``checks:`` block into a mysteriously ignored first one."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Any:
-    seen: dict[tuple[str, str], yaml.Mark] = {}
-    for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        ident = (key_node.tag, key_node.value)
-        if ident in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {_show(key_node.value)} (first on line {seen[ident].line + 1}) "
-                "— merge the two into one",
-                key_node.start_mark,
-            )
-        seen[ident] = key_node.start_mark
-    data: dict[Any, Any] = {}
-    yield data
-    data.update(loader.construct_mapping(node))
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _positions(node: yaml.Node | None, loc: Loc = (), out: dict[Loc, int] | None = None) -> dict:
-    """Key path → 1-based line, so each problem can say where it is."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                out.setdefault((*loc, key_node.value), key_node.start_mark.line + 1)
-                _positions(value_node, (*loc, key_node.value), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            out[(*loc, index)] = item.start_mark.line + 1
-            _positions(item, (*loc, index), out)
-    return out
-
-
-def _yaml_error(source: str, text: str, exc: yaml.YAMLError) -> ConfigError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    if context and problem.startswith("but "):
-        problem = f"{context}, {problem}"
-    elif context and "duplicate" not in problem:
-        problem = f"{problem} ({context})"
-    if mark is None:
-        headline = f"{source}: invalid YAML — {problem}"
-        return ConfigError(headline, [headline], source=source)
-    headline = f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML — {problem}"
-    lines = [headline]
-    source_lines = text.splitlines()
-    if 0 <= mark.line < len(source_lines):
-        lines += ["    " + source_lines[mark.line], "    " + " " * mark.column + "^"]
-    if "duplicate" not in problem:
-        lines.append(
-            "Check indentation (spaces, not tabs) and quoting on that line or the one before; "
-            "quote values that contain ': ' or ' #'."
-        )
-    return ConfigError("\n".join(lines), [headline], source=source, lines=[mark.line + 1])
-
-
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read, parse and validate a config file; any problem is a :class:`ConfigError`.
-
-    An empty file (or one with only comments) is valid and means "all defaults".
-    """
-    source = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{source}: config file not found — create it (every key is optional; an empty file "
-            "uses the defaults), or pass --config PATH",
-            source=source,
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{source}: is a directory — pass the YAML file, e.g. --config {DEFAULT_PATH}",
-            source=source,
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{source}: not UTF-8 text (bad byte at offset {exc.start}) — save it as UTF-8",
-            source=source,
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{source}: cannot be read ({exc.strerror or exc}) — check the path and permissions",
-            source=source,
-        ) from None
-
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise _yaml_error(source, text, exc) from None
-    finally:
-        loader.dispose()
-    return _parse(data, source, _positions(node))
-
-
-# ------------------------------------------------------------------------------- JSON Schema
-
-
-class _SchemaGenerator(GenerateJsonSchema):
-    """Show duration defaults the way the file spells them (``"15m"``, not ``900``)."""
-
-    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
-        json_schema = super().default_schema(schema)
-        default = json_schema.get("default")
-        if (
-            json_schema.get("pattern") == DURATION_PATTERN
-            and isinstance(default, int | float)
-            and not isinstance(default, bool)
-        ):
-            json_schema["default"] = format_duration(default)
-        return json_schema
-
-
-def config_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of the config file, for editors and ``yaml-language-server``.
-
-    Durations are strings with a pattern; keys appear as written in the file (``json``, not
-    ``json_body``).
-    """
-    schema = Config.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
-    schema["patternProperties"] = {"^x-": {"description": "Ignored: a place for YAML anchors."}}
-    return {
-        "$schema": SCHEMA_DIALECT,
-        "title": "Golden Path Bot configuration (.github/golden-path.yml)",
-        **{key: value for key, value in schema.items() if key != "title"},
-    }
