@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.runtime import (
     DEFAULT_CONFIG,
@@ -19,6 +20,10 @@ from bot.runtime import (
     EXIT_USAGE,
     register_env_secrets,
 )
+
+if TYPE_CHECKING:
+    from bot.runner import Run
+    from bot.settings import Settings
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -151,11 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    register_env_secrets(os.environ)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from bot.publish.actions import GitHubActions, install_masks
-
-        install_masks(GitHubActions.from_env())  # every secret we learn is masked in the log
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -179,6 +179,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The environment, read once; command-line flags win."""
+    from pathlib import Path
+
+    from bot.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    register_env_secrets(settings.env)
+    if settings.in_actions:
+        from bot.publish.actions import GitHubActions, install_masks
+
+        install_masks(GitHubActions(settings.env))  # every secret we learn is masked in the log
+    changes: dict[str, object] = {}
+    if getattr(args, "no_deploy", False):
+        changes["deploy"] = False
+    results = getattr(args, "results", None) if args.command != "merge" else args.out
+    if results:
+        changes["results"] = Path(results)
+    return settings.but(**changes) if changes else settings
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> Run:
+    from bot.config import load_config
+    from bot.runner import Run
+    from bot.runtime import Console, RunLog
+
+    return Run(
+        load_config(args.config),
+        settings,
+        RunLog(verbose=args.debug, in_actions=settings.in_actions),
+        Console(),
+        tracker_name=getattr(args, "tracker", None) or "",
+        dry_run=args.dry_run,
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "schema":
         import json
@@ -187,22 +223,39 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps(config_schema(), indent=2))
         return EXIT_OK
+    settings = _settings(args)
     if args.command == "demo":
         from bot.demo import demo
 
-        return demo(args)
+        return demo(args, settings)
+    run = _run(args, settings)
     if args.command == "run":
-        from bot.runner import run_command
+        from bot.pipeline import RunOptions
+        from bot.runner import select_suites
 
-        return run_command(args)
+        if args.shard:
+            run.tracker_name = "none"  # shards publish once, through `golden-path merge`
+        opts = RunOptions(
+            deploy=settings.deploy,
+            only=select_suites(args.suite),
+            sessions=args.sessions,
+            shard=args.shard,
+            trigger=settings.event_name or "manual",
+        )
+        return run.iterate(opts)
     if args.command == "merge":
-        from bot.runner import merge_command
+        from pathlib import Path
 
-        return merge_command(args)
+        from bot.result_files import read_results
+        from bot.shards import combine
+
+        parts = [read_results(Path(p)) for p in args.results]
+        run.log(f"merged {len(parts)} shard results", "info")
+        return run.finish(combine(parts))
     if args.command == "handle-event":
         from bot.events import handle_event
 
-        return handle_event(args)
+        return handle_event(run, suites=args.suite)
     raise AssertionError(args.command)
 
 

@@ -8,7 +8,6 @@ check, and the tracking issue written to a local file.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import shlex
 import sys
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import parse_config
-from bot.runtime import EXIT_USAGE, RunLog
+from bot.runtime import EXIT_USAGE, Console, RunLog
+from bot.settings import Settings
 
 DEMO_SECRET_ENV = "GOLDEN_PATH_DEMO_JWT_SECRET"
 
@@ -71,10 +71,9 @@ def demo_config(
     }
 
 
-def demo(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.pipeline import RunOptions
-    from bot.progress import Progress
-    from bot.runner import execute
+    from bot.runner import Run
     from bot.sample import SampleTarget, parse_faults
 
     if args.tests < 1:
@@ -90,10 +89,9 @@ def demo(args: argparse.Namespace) -> int:
     if args.fresh:
         for stale in (issue, issue.with_name(issue.stem + ".log-archive.md")):
             stale.unlink(missing_ok=True)
-    log = RunLog(verbose=args.debug)
+    log = RunLog(verbose=args.debug, in_actions=settings.in_actions)
     secret = secrets.token_urlsafe(32)  # fresh per run, and long enough for HS256
     with SampleTarget(secret=secret, faults=faults, event_delay=args.event_delay) as target:
-        env = {**os.environ, DEMO_SECRET_ENV: target.secret}
         cfg = parse_config(
             demo_config(base_url=target.base_url, auth_url=target.auth_url, sessions=args.tests),
             source="<demo>",
@@ -103,19 +101,17 @@ def demo(args: argparse.Namespace) -> int:
             + (", ".join(faults) or "none"),
             "info",
         )
-        opts = RunOptions(
-            trigger="demo"
-            + (f" --fault {' --fault '.join(map(shlex.quote, faults))}" if faults else ""),
-            progress=Progress("golden path"),
-            env=env,
-        )
-        outcome = execute(
+        run = Run(
             cfg,
-            opts,
-            tracker=f"local:{issue}",
-            dry_run=False,
-            results=out_dir / "results.json",
-            log=log,
-            out=sys.stdout,
+            settings.but(
+                env={**settings.env, DEMO_SECRET_ENV: target.secret},
+                results=out_dir / "results.json",
+            ),
+            log,
+            Console(),
+            tracker_name=f"local:{issue}",
         )
-    return outcome.exit_code
+        trigger = "demo" + (
+            f" --fault {' --fault '.join(map(shlex.quote, faults))}" if faults else ""
+        )
+        return run.iterate(RunOptions(trigger=trigger))

@@ -81,6 +81,7 @@ async def run_command(
     cwd: str | None = None,
     url_pattern: str | None = None,
     drain_s: float = DRAIN_S,
+    base_env: Mapping[str, str] | None = None,
 ) -> DeployResult:
     """Run ``command`` in a shell; the result's ``url`` is the first match of the pattern.
 
@@ -99,7 +100,7 @@ async def run_command(
             stdout=write_fd,
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if base_env is None else base_env), **(env or {})},
             cwd=cwd,
             start_new_session=True,  # its own process group, so a timeout ends all of it
         )
@@ -176,8 +177,17 @@ async def wait_for_health(
             await asyncio.sleep(min(interval_s, remaining))  # polling interval, not a sync
 
 
-async def deploy(cfg: Any, *, log: Log, resolve: Callable[[str, str | None], str]) -> DeployResult:
-    """The whole deploy step for a ``bot.config.Deploy``; ``resolve`` joins paths to URLs."""
+async def deploy(
+    cfg: Any,
+    *,
+    log: Log,
+    resolve: Callable[[str, str | None], str],
+    env: Mapping[str, str] | None = None,
+) -> DeployResult:
+    """The whole deploy step for a ``bot.config.Deploy``; ``resolve`` joins paths to URLs.
+
+    ``env`` is the environment the command inherits (the bot's settings), plus ``cfg.env``.
+    """
     if cfg.command:
         log(f"deploy: running {redact.redact(cfg.command)!r}", "info")
         result = await run_command(
@@ -187,6 +197,7 @@ async def deploy(cfg: Any, *, log: Log, resolve: Callable[[str, str | None], str
             env=dict(cfg.env),
             cwd=cfg.cwd,
             url_pattern=cfg.url_from_output,
+            base_env=env,
         )
         if result.log:  # every line went to the console; the session log keeps the tail
             tail = " | ".join(line for line in result.log[-SESSION_LOG_TAIL:] if line.strip())

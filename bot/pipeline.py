@@ -1,54 +1,46 @@
 """One iteration of the loop: deploy → checks → (auth evidence) → an :class:`Iteration`.
 
-Reporting is the caller's business (see :mod:`bot.report`), so an iteration can be run,
-sharded, merged and rendered separately. Nothing here raises for a broken target:
-every failure is recorded in the iteration.
+Judging and reporting are the caller's business (:mod:`bot.verdict`, :mod:`bot.publish`), so
+an iteration can be run, sharded, combined and rendered separately. Nothing here raises for a
+broken target: every failure is recorded in the iteration.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot import auth, redact
+from bot.checks import check_types
 from bot.checks import http as http_checks
-from bot.checks.agent_flow import FlowSpec, run_agent_flow
+from bot.checks.base import CheckContext, CheckType
 from bot.config import Config, ConfigError
-from bot.results import AuthEvidence, FlowSummary, Iteration, Kind
+from bot.results import AuthEvidence, DeployResult, Iteration, Kind
 from bot.session import now_iso
+from bot.settings import Settings
 
 Log = Callable[[str, str], None]
 
 
 @dataclass(slots=True)
 class RunOptions:
+    """What this run does beyond the config: which checks (a ``/retest``), which shard."""
+
     deploy: bool = True
-    http: bool = True
-    agent_flow: bool = True
-    suites: Sequence[str] | None = None  # None: all configured suites; []: none
+    only: Mapping[str, Any] | None = None  # check key → what to rerun; None: every check
     deployed_url: str | None = None  # without a deploy: where the last one went
     sessions: int | None = None  # overrides checks.agent_flow.sessions
-    only_sessions: Sequence[int] | None = None  # /retest: rerun just these
     shard: tuple[int, int] | None = None  # (k, n), 1-based k
     trigger: str = "manual"
     progress: Callable[[int, int], None] | None = None
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 
-def shard_indices(total: int, shard: tuple[int, int] | None) -> list[int]:
-    """Deterministic, balanced split: session i belongs to shard (i mod n) + 1."""
-    if shard is None:
-        return list(range(total))
-    k, n = shard
-    return list(range(k - 1, total, n))
-
-
-def _token(cfg: Config, env: Mapping[str, str]) -> str | None:
+def mint(cfg: Config, env: Mapping[str, str]) -> str | None:
+    """The test token: a ready one from ``auth.token_env``, or one minted with the secret."""
     if cfg.auth.token_env:
         token = env.get(cfg.auth.token_env, "")
         if not token:
@@ -107,162 +99,91 @@ async def _auth_evidence(
     return ev
 
 
-def _http_specs(cfg: Config, base: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    health = [
-        {
-            "name": h.name,
-            "url": cfg.resolve_url(h.url, base),
-            "expect_status": h.expect_status,
-            "timeout": h.timeout,
-            "max_latency": h.max_latency,
-        }
-        for h in cfg.checks.health
-    ]
-    endpoints = [
-        {
-            "name": e.name,
-            "url": cfg.resolve_url(e.url, base),
-            "method": e.method,
-            "auth": e.auth,
-            "expect_status": e.expect_status,
-            "timeout": e.timeout,
-            "max_latency": e.max_latency,
-            "json_body": e.json_body,
-        }
-        for e in cfg.checks.endpoints
-    ]
-    return health, endpoints
+async def run_iteration(
+    cfg: Config, opts: RunOptions, settings: Settings, log: Log, *, group: Any = None
+) -> Iteration:
+    """Deploy (unless told not to), run the selected checks, gather auth evidence.
 
-
-async def run_iteration(cfg: Config, opts: RunOptions, log: Log) -> Iteration:
+    ``group`` is a context-manager factory (the run log's ``group``) that folds the deploy
+    output in the Actions log.
+    """
     started = time.perf_counter()
     it = Iteration(
         environment=cfg.environment,
         started_at=now_iso(precise=True),
         trigger=opts.trigger,
-        sha=opts.env.get("GITHUB_SHA", ""),
+        sha=settings.sha,
+        run_url=settings.run_url,
         shard=f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else "",
     )
-    server = opts.env.get("GITHUB_SERVER_URL", "")
-    repo, run_id = opts.env.get("GITHUB_REPOSITORY", ""), opts.env.get("GITHUB_RUN_ID", "")
-    if server and repo and run_id:
-        it.run_url = f"{server}/{repo}/actions/runs/{run_id}"
-
     try:
-        await _run(cfg, opts, log, it)
+        await _run(cfg, opts, settings, log, it, group)
     finally:
         it.finished_at = now_iso(precise=True)
         it.duration_s = round(time.perf_counter() - started, 3)
     return it
 
 
-async def _run(cfg: Config, opts: RunOptions, log: Log, it: Iteration) -> None:
+async def _deploy(
+    cfg: Config, opts: RunOptions, settings: Settings, log: Log, it: Iteration, group: Any
+) -> str | None:
+    """The deploy step; returns the deployed URL (None: no deploy configured, or it failed)."""
     from bot import deploy as deploy_step
 
-    deployed_url: str | None = None
-    if cfg.deploy is not None:
-        if opts.deploy:
-            group = getattr(log, "group", None)
-            with group("Deploy") if group else contextlib.nullcontext():
-                it.deploy = await deploy_step.deploy(cfg.deploy, log=log, resolve=cfg.resolve_url)
-            if not it.deploy.ok:
-                return
-            deployed_url = it.deploy.url
-        else:
-            from bot.results import DeployResult
+    if cfg.deploy is None:
+        return None
+    if not opts.deploy:
+        it.deploy = DeployResult(ran=False, ok=True, url=opts.deployed_url or cfg.deploy.url or "")
+        log("deploy skipped: testing what is running", "info")
+        return it.deploy.url or None
+    with group("Deploy") if group else contextlib.nullcontext():
+        it.deploy = await deploy_step.deploy(
+            cfg.deploy, log=log, resolve=cfg.resolve_url, env=settings.env
+        )
+    return it.deploy.url if it.deploy.ok else None
 
-            it.deploy = DeployResult(
-                ran=False, ok=True, url=opts.deployed_url or cfg.deploy.url or ""
-            )
-            deployed_url = it.deploy.url or None
-            log("deploy skipped: testing what is running", "info")
-    base = cfg.base_url(deployed_url)
-    token = _token(cfg, opts.env)
 
-    # A shard runs its slice of the sessions; checks and suites run once, in shard 1,
-    # so merged results count them once.
+def _selected(ct: CheckType, opts: RunOptions) -> tuple[bool, Any]:
+    """(run it, what of it) for this run's ``only``."""
+    if opts.only is None:
+        return True, None
+    if ct.key not in opts.only:
+        return False, None
+    part = opts.only[ct.key]
+    return True, None if part is True else part
+
+
+async def _run(
+    cfg: Config, opts: RunOptions, settings: Settings, log: Log, it: Iteration, group: Any
+) -> None:
+    deployed = await _deploy(cfg, opts, settings, log, it, group)
+    if it.deploy is not None and not it.deploy.ok:
+        return
+    base = cfg.base_url(deployed)
+    token = mint(cfg, settings.env)
+    ctx = CheckContext(
+        cfg, base, token, log, shard=opts.shard, sessions=opts.sessions, progress=opts.progress
+    )
+    # A shard runs its slice of the sessions; other checks run once, in shard 1, so
+    # combined results count them once.
     primary = opts.shard is None or opts.shard[0] == 1
-    tasks: list[asyncio.Task[Any]] = []
-    if opts.http and primary:
-        health, endpoints = _http_specs(cfg, base)
-        tasks.append(
-            asyncio.ensure_future(http_checks.run_http_checks(health, endpoints, token=token))
-        )
-    flow_cfg = cfg.checks.agent_flow
-    if opts.agent_flow and flow_cfg is not None:
-        url = cfg.resolve_url(flow_cfg.url, base)
-        spec = FlowSpec.from_config(flow_cfg, url, token if flow_cfg.token_in != "none" else None)
-        total = opts.sessions if opts.sessions is not None else flow_cfg.sessions
-        indices = (
-            list(opts.only_sessions)
-            if opts.only_sessions is not None
-            else shard_indices(total, opts.shard)
-        )
-        log(
-            f"agent flow: {len(indices)} sessions against {redact.redact(url)}, "
-            f"{flow_cfg.concurrency} in flight",
-            "info",
-        )
-        tasks.append(
-            asyncio.ensure_future(
-                run_agent_flow(
-                    spec,
-                    len(indices),
-                    concurrency=flow_cfg.concurrency,
-                    retries=cfg.retries.failed,
-                    progress=opts.progress,
-                    indices=indices,
-                )
-            )
-        )
-    elif flow_cfg is not None:
-        it.flow = FlowSummary(skipped=True)
-    results = await asyncio.gather(*tasks)
-    for r in results:
-        if isinstance(r, FlowSummary):
-            it.flow = r
+    concurrent: dict[str, asyncio.Task[Any]] = {}
+    alone: list[tuple[CheckType, Any]] = []
+    for ct in check_types():
+        if not ct.enabled(cfg):
+            continue
+        run, only = _selected(ct, opts)
+        if not run or not (primary or ct.every_shard):
+            skipped = ct.not_run()
+            if skipped is not None:
+                it.checks[ct.key] = skipped
+        elif ct.alone:
+            alone.append((ct, only))
         else:
-            it.http = r
-
-    if cfg.checks.pytest and primary:
-        from bot.checks import pytest_suite
-
-        wanted = set(opts.suites) if opts.suites is not None else None
-        for suite in cfg.checks.pytest:
-            if wanted is not None and suite.name not in wanted:
-                continue
-            it.suites.append(
-                await pytest_suite.run_suite(
-                    suite,
-                    base_url=base,
-                    ws_url=cfg.resolve_url(flow_cfg.url, base) if flow_cfg else None,
-                    token=token,
-                    retries=cfg.retries.failed,
-                    log=log,
-                    concurrency=flow_cfg.concurrency if flow_cfg else None,
-                )
-            )
-
-    if it.flow and any(f.kind is Kind.AUTH_REJECTED for f in it.flow.failures):
+            concurrent[ct.key] = asyncio.ensure_future(ct.run(ctx, only))
+    for key, task in concurrent.items():
+        it.checks[key] = await task
+    for ct, only in alone:
+        it.checks[ct.key] = await ct.run(ctx, only)
+    if it.flow and it.flow.kinds.get(str(Kind.AUTH_REJECTED)):
         it.auth = await _auth_evidence(cfg, it, token, base)
-    _log_outcome(it, log)
-
-
-def _log_outcome(it: Iteration, log: Log) -> None:
-    for c in it.http:
-        if not c.ok:
-            log(f"{c.name}: {c.error}", "error")
-    if it.flow and not it.flow.skipped:
-        f = it.flow
-        level = "success" if not f.failed else "error"
-        kinds = ", ".join(f"{k} ×{n}" for k, n in f.kinds.items())
-        log(
-            f"agent flow: {f.passed + f.flaky}/{f.total} passed"
-            + (f" ({f.flaky} flaky)" if f.flaky else "")
-            + (f"; failures: {kinds}" if kinds else "")
-            + f"; {f.sessions_per_s:.0f} sessions/s",
-            level,
-        )
-    for s in it.suites:
-        level = "success" if not (s.failed or s.errors or s.error) else "error"
-        log(f"suite {s.name}: {s.passed + s.flaky}/{s.total} passed {s.error}".rstrip(), level)

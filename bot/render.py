@@ -9,6 +9,7 @@ is never compiled as a template — and every string is redacted on the way out.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +22,8 @@ import jinja2
 from markupsafe import Markup
 
 from bot import redact
+from bot.issue_format import GITHUB_BODY_LIMIT
 
-GITHUB_BODY_LIMIT = 65_536
-SUMMARY_LIMIT = 1_000_000  # GitHub: 1 MiB per step summary; keep a margin
 _WJ = "\u2060"  # word joiner: breaks @mention and #123 autolinks, invisible when rendered
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -101,8 +101,14 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
+@functools.lru_cache(maxsize=8)
 def environment(override_dir: str | Path | None = None) -> jinja2.Environment:
-    """Packaged templates, optionally shadowed file-by-file by a user directory."""
+    """Packaged templates, optionally shadowed file-by-file by a user directory.
+
+    Cached: compiling the templates costs tens of milliseconds, and a run renders the body
+    several times (archives, reconciling concurrent writes, shrinking a refused body).
+    Jinja re-reads a template whose file changed, so overrides stay live.
+    """
     loaders: list[jinja2.BaseLoader] = []
     if override_dir:
         loaders.append(jinja2.FileSystemLoader(str(override_dir)))

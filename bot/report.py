@@ -1,134 +1,134 @@
-"""Turn an iteration into what people read: session state, issue body, results.json, junit.xml.
+"""The bot's section of the tracking issue: the template context, rendered within its budget.
 
-All output leaves through :mod:`bot.redact`; the issue body through :mod:`bot.render`.
+The context is a public API: teams override templates (``tracking.templates``), so its names
+are documented in the README ("Overriding the templates") and kept stable. Everything in it
+is read from the one :class:`~bot.verdict.Verdict`, the iteration it judged and the session
+state — nothing here decides what a result means.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from bot import redact, render
+from bot import render
 from bot.config import Config
-from bot.diagnosis import PASSING, Diagnosis, diagnose
-from bot.results import Iteration, iteration_from_dict
-from bot.session import BEGIN, END, IterationRecord, SessionState, env_marker, new_id, now_iso
+from bot.issue_format import BEGIN, END, GITHUB_BODY_LIMIT, env_marker
+from bot.results import Iteration
+from bot.session import IterationRecord, SessionState, now_iso
+from bot.verdict import Verdict, with_answers
 
-MAX_STATE_FAILURES = 10
-MAX_STATE_CASES = 50
+#: History rows shown in the table (all kept rows feed the chart).
+ROWS_SHOWN = 10
+#: Failure-table rows shown before "… more in results.json".
+FINDINGS_SHOWN = 20
+
+#: The documented template context: name → what it holds (README table generated from it).
+CONTEXT_DOCS: Mapping[str, str] = {
+    "title": "the issue title (`tracking.title` with the environment filled in)",
+    "environment": "the environment's name",
+    "mission": "`mission` with `{environment}` and `{target_tests}` filled in",
+    "at_risk": "`impact.at_risk`",
+    "justification": "business justification lines: (label, text) pairs",
+    "issue": "`{number, url}` of the tracking issue, or nothing for a local file",
+    "verdict": "the verdict: `status`, `headline`, `golden_path_status`, `counts` and "
+    "`golden` (`passed`, `failed`, `flaky`, `total`), `outcomes`, `blocker`, `events`, "
+    "`events_affected`, `findings`, `next_steps`, `next_action`",
+    "whys": "the Five Whys (`n`, `question`, `answer`, `source`: evidence/team/hint, "
+    "`author`, `at`, `hints`), with the team's `/why` answers",
+    "passed": "outcomes that passed (the ✅ COMPLETED SUCCESSFULLY list)",
+    "failing": "outcomes that failed or could not run",
+    "iteration": "the facts judged: `deploy`, `health`, `endpoints`, `flow`, `suites`, "
+    "`duration_s`, `trigger`, `sha`, `run_url`",
+    "session": "`started_at`, `blocker_since`, `resolved` (`root`, `since`, `at`) after a "
+    "blocker cleared, `runs` (iterations so far)",
+    "progress": "`passing`, `run`, `target`, `share` (passing / run, %)",
+    "rows": "history rows, newest last: `n`, `iterations` (e.g. '5–7'), `repeats`, `at`, "
+    "`last_at`, `status`, `golden_passing`, `golden_run`, `failed`, `flaky`, `duration_s`, "
+    "`sha`, `trigger`, `run_url`",
+    "older_rows": "how many older rows are not in `rows`",
+    "trend": "chart points, oldest first: `iteration`, `share` (%), `passing`, `run`",
+    "log": "session log entries, newest first: `at`, `level`, `text`",
+    "log_limit": "how many log entries fit in the body",
+    "archives": "comments (or files) holding older log entries: `ref`, `count`, `first_at`, "
+    "`last_at`",
+    "archived_count": "log entries in archives",
+    "flaky": "names of tests and sessions that passed only on retry",
+    "findings_limit": "how many failure-table rows fit in the body",
+    "updated_at": "when the newest run finished",
+}
 
 
-def diagnose_iteration(cfg: Config, it: Iteration, state: SessionState) -> Diagnosis:
-    flow = cfg.checks.agent_flow
-    return diagnose(
-        it,
-        environment=cfg.environment,
-        events=list(flow.events) if flow else [],
-        impact=dict(cfg.impact.events),
-        target_tests=cfg.target_tests,
-        why_answers=state.why_answers(),
-    )
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One history row as the templates show it."""
+
+    n: int
+    iterations: str
+    repeats: int
+    at: str
+    last_at: str
+    status: str
+    golden_passing: int
+    golden_run: int
+    failed: int
+    flaky: int
+    duration_s: float
+    sha: str
+    trigger: str
+    run_url: str
 
 
-def compact(it: Iteration) -> dict[str, Any]:
-    """The iteration as kept in the state block: evidence capped, counts exact."""
-    data = it.to_dict()
-    if data.get("flow"):
-        data["flow"]["failures"] = data["flow"]["failures"][:MAX_STATE_FAILURES]
-        data["flow"]["flaky_sessions"] = data["flow"]["flaky_sessions"][:MAX_STATE_FAILURES]
-    for s in data.get("suites", []):
-        failing = [c for c in s["cases"] if c["outcome"] != "passed" or c["flaky"]]
-        s["cases"] = failing[:MAX_STATE_CASES]
-    if data.get("deploy"):
-        data["deploy"]["log"] = data["deploy"]["log"][-10:]
-    data.pop("summary", None)
-    return data
-
-
-def fingerprint(status: str, it: Iteration, blocker: str) -> tuple[Any, ...]:
-    """What makes two iterations the same result (timings aside)."""
-    passing, run = it.golden_path_tests
-    return (status, it.passed, it.failed, it.flaky, passing, run, blocker[:200])
-
-
-def record_fingerprint(r: IterationRecord) -> tuple[Any, ...]:
-    return (r.status, r.passed, r.failed, r.flaky, r.golden_passing, r.golden_run, r.blocker)
-
-
-def record(
-    state: SessionState, it: Iteration, dx: Diagnosis, *, close_on_green: bool = True
-) -> None:
-    """Fold an iteration into the session: history, blocker timeline, what /retest reruns."""
-    passing, run = it.golden_path_tests
-    state.environment = it.environment
-    state.add_iteration(
-        IterationRecord(
-            id=new_id(),
-            at=it.finished_at or now_iso(),
-            status=dx.status,
-            passed=it.passed,
-            failed=it.failed,
-            flaky=it.flaky,
-            golden_passing=passing,
-            golden_run=run,
-            duration_s=it.duration_s,
-            trigger=it.trigger,
-            sha=it.sha[:12],
-            run_url=it.run_url,
-            blocker=dx.blocker.root_issue[:200] if dx.blocker else "",
+def _rows(state: SessionState) -> list[Row]:
+    """Rows with the iteration numbers they cover (runs folded into a row count too)."""
+    out = []
+    first = state.earlier.get("runs", 0) + 1
+    for r in state.iterations:
+        last = first + r.repeats - 1
+        out.append(
+            Row(
+                n=r.n,
+                iterations=str(first) if first == last else f"{first}–{last}",
+                repeats=r.repeats,
+                at=r.at,
+                last_at=r.updated_at,
+                status=r.status,
+                golden_passing=r.golden_passing,
+                golden_run=r.golden_run,
+                failed=r.failed,
+                flaky=r.flaky,
+                duration_s=r.duration_s,
+                sha=r.last_sha or r.sha,
+                trigger=r.last_trigger or r.trigger,
+                run_url=r.last_run_url or r.run_url,
+            )
         )
-    )
-    previous = state.status
-    state.status = dx.status
-    if dx.blocker:
-        if state.blocker_root != dx.blocker.root_issue or not state.blocker_since:
-            state.blocker_since = it.started_at
-        state.blocker_kind = str(dx.blocker.kind)
-        state.blocker_root = dx.blocker.root_issue[:300]
-        state.resolved_at = ""
-    elif state.blocker_root and not state.resolved_at:
-        state.resolved_at = it.finished_at or now_iso()
-    if previous == PASSING and dx.status != PASSING and state.closed_at:
-        state.sessions += 1
-        state.session_id = new_id()
-        state.started_at = it.started_at
-        state.add_log(
-            "regression: golden path failing again — new session, issue reopened",
-            "warning",
-            at=it.started_at or None,
-        )
-    if dx.status == PASSING and close_on_green:
-        state.closed_at = state.closed_at or (it.finished_at or now_iso())
-    else:
-        state.closed_at = ""
-    failed_sessions = sorted(f.index for f in it.flow.failures) if it.flow else []
-    state.last_failed = {
-        "http": any(not c.ok for c in it.http),
-        "sessions": failed_sessions[:5000],
-        "suites": [s.name for s in it.suites if s.failed or s.errors or s.error],
-        "deploy": bool(it.deploy and not it.deploy.ok),
-    }
-    state.last_iteration = compact(it)
+        first = last + 1
+    return out
+
+
+def _share(passing: int, run: int) -> int:
+    return round(100 * passing / run) if run else 0
+
+
+def _last_record(state: SessionState) -> IterationRecord | None:
+    return state.iterations[-1] if state.iterations else None
 
 
 def context(
     cfg: Config,
     state: SessionState,
     it: Iteration,
-    dx: Diagnosis,
+    verdict: Verdict,
     *,
     issue: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    passing, run = it.golden_path_tests
-    records = state.iterations
+    """The template context (see :data:`CONTEXT_DOCS`)."""
+    rows = _rows(state)
+    golden = verdict.golden
     resolved = None
-    if dx.blocker is None and state.blocker_root and state.resolved_at:
+    if verdict.blocker is None and state.blocker_root and state.resolved_at:
         resolved = {
             "root": state.blocker_root,
             "since": state.blocker_since,
@@ -136,31 +136,50 @@ def context(
         }
     flaky = [f"session {i}" for i in (it.flow.flaky_sessions if it.flow else [])]
     flaky += [c.nodeid for s in it.suites for c in s.cases if c.flaky]
+    last = _last_record(state)
+    runs = state.earlier.get("runs", 0) + sum(r.repeats for r in state.iterations)
     return {
         "title": cfg.title(),
         "environment": cfg.environment,
         "mission": cfg.mission_text(),
         "at_risk": cfg.impact.at_risk,
-        "justification": [
-            (label, text.replace("{at_risk}", cfg.impact.at_risk))
-            for label, text in cfg.impact.justification
-        ],
+        "justification": cfg.impact.justification_items(),
         "issue": issue,
-        "state": state,
-        "it": it,
-        "dx": dx,
-        "updated_at": it.finished_at or now_iso(),
-        "progress": {"passing": passing, "run": run, "target": cfg.target_tests},
-        "trend": [{"n": r.n, "passing": r.golden_passing} for r in records[-50:]],
-        "iterations": records[-10:],
-        "older_iterations": max(0, len(records) - 10),
+        "verdict": verdict,
+        "whys": with_answers(verdict.whys, state.why_answers()),
+        "passed": [o for o in verdict.outcomes if o.state == "passed"],
+        "failing": [o for o in verdict.outcomes if not o.ok],
+        "iteration": it,
+        "session": {
+            "started_at": state.started_at,
+            "blocker_since": state.blocker_since,
+            "resolved": resolved,
+            "runs": runs,
+        },
+        "progress": {
+            "passing": golden.passed,
+            "run": golden.total,
+            "target": cfg.target_tests,
+            "share": _share(golden.passed, golden.total),
+        },
+        "rows": rows[-ROWS_SHOWN:],
+        "older_rows": max(0, len(rows) - ROWS_SHOWN) + state.earlier.get("records", 0),
+        "trend": [
+            {
+                "iteration": row.iterations.split("–")[-1],
+                "share": _share(row.golden_passing, row.golden_run),
+                "passing": row.golden_passing,
+                "run": row.golden_run,
+            }
+            for row in rows
+        ],
         "log": sorted(state.log, key=lambda e: e.at, reverse=True),
+        "log_limit": cfg.tracking.log_limit,
         "archives": state.archives,
         "archived_count": sum(a.count for a in state.archives),
-        "resolved": resolved,
         "flaky": flaky,
-        "log_limit": cfg.tracking.log_limit,
-        "findings_limit": 20,
+        "findings_limit": FINDINGS_SHOWN,
+        "updated_at": (last.updated_at if last else "") or it.finished_at or now_iso(),
     }
 
 
@@ -168,140 +187,19 @@ def owned_section(
     cfg: Config,
     state: SessionState,
     it: Iteration,
-    dx: Diagnosis,
+    verdict: Verdict,
     *,
     issue: Mapping[str, Any] | None = None,
-    budget: int = render.GITHUB_BODY_LIMIT,
+    budget: int = GITHUB_BODY_LIMIT,
 ) -> str:
     """The bot-owned part of the issue body: markers, rendered report, state block."""
     block = state.to_block()
     marker = env_marker(cfg.environment)
-    room = budget - len(block) - len(BEGIN) - len(END) - len(marker) - 8
+    shell = f"{BEGIN}\n{marker}\n\n\n{block}\n{END}"
     rendered = render.render(
         "issue.md.j2",
-        context(cfg, state, it, dx, issue=issue),
+        context(cfg, state, it, verdict, issue=issue),
         override_dir=cfg.tracking.templates,
-        budget=max(room, 1000),
+        budget=max(budget - len(shell), 1000),
     )
     return f"{BEGIN}\n{marker}\n{rendered.body.rstrip()}\n\n{block}\n{END}"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def write_results(path: Path, it: Iteration, dx: Diagnosis) -> None:
-    """``results.json``: the iteration, the verdict, redacted (schema in the README)."""
-    data = it.to_dict()
-    data["diagnosis"] = {
-        "status": dx.status,
-        "headline": dx.headline,
-        "golden_path_status": dx.golden_path_status,
-        "blocker": dataclasses.asdict(dx.blocker) if dx.blocker else None,
-        "events": [dataclasses.asdict(e) for e in dx.events],
-        "whys": [dataclasses.asdict(w) for w in dx.whys],
-        "findings": [dataclasses.asdict(f) for f in dx.findings],
-    }
-    _atomic_write(path, json.dumps(redact.redact_obj(data), indent=2, default=str) + "\n")
-
-
-def read_results(path: Path) -> Iteration:
-    return iteration_from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-def _case(
-    suite: ET.Element,
-    name: str,
-    classname: str,
-    time_s: float,
-    failure: str | None = None,
-    *,
-    kind: str = "failure",
-    skipped: bool = False,
-) -> None:
-    case = ET.SubElement(
-        suite, "testcase", name=redact.redact(name), classname=classname, time=f"{time_s:.3f}"
-    )
-    if skipped:
-        ET.SubElement(case, "skipped")
-    elif failure is not None:
-        el = ET.SubElement(case, kind, message=redact.redact(failure)[:1000])
-        el.text = redact.redact(failure)
-
-
-def write_junit(path: Path, it: Iteration) -> None:
-    """JUnit XML readable by the common consumers (one <testsuite> per component)."""
-    root = ET.Element("testsuites", name=f"golden-path {it.environment}")
-    if it.deploy is not None:
-        s = ET.SubElement(root, "testsuite", name="deploy")
-        _case(
-            s,
-            "deploy",
-            "golden_path.deploy",
-            it.deploy.duration_s,
-            None if it.deploy.ok else it.deploy.error,
-            skipped=not it.deploy.ran,
-        )
-    for group in ("health", "endpoint"):
-        checks = [c for c in it.http if c.group == group]
-        if checks:
-            s = ET.SubElement(root, "testsuite", name=group)
-            for c in checks:
-                _case(
-                    s,
-                    c.name,
-                    f"golden_path.{group}",
-                    c.latency_s or 0.0,
-                    None if c.ok else f"{c.kind}: {c.error}",
-                )
-    if it.flow is not None and not it.flow.skipped:
-        s = ET.SubElement(root, "testsuite", name="agent_flow")
-        failed = {f.index: f for f in it.flow.failures}
-        flaky = set(it.flow.flaky_sessions)
-        n_pass = it.flow.passed + it.flow.flaky
-        emitted = 0
-        for f in it.flow.failures:
-            _case(
-                s,
-                f"session {f.index}",
-                "golden_path.agent_flow",
-                f.duration_s,
-                f"{f.kind}: {f.error}",
-            )
-        i = 0
-        while emitted < n_pass:
-            if i not in failed:
-                name = f"session {i}" + (" (flaky)" if i in flaky else "")
-                _case(s, name, "golden_path.agent_flow", it.flow.latency_p50_s or 0.0)
-                emitted += 1
-            i += 1
-    for suite in it.suites:
-        s = ET.SubElement(root, "testsuite", name=suite.name)
-        if suite.error:
-            _case(s, suite.name, "golden_path.pytest", 0.0, suite.error, kind="error")
-        for tc in suite.cases:
-            kind = "error" if tc.outcome == "error" else "failure"
-            failure = tc.message or tc.outcome if tc.outcome in ("failed", "error") else None
-            _case(
-                s,
-                tc.nodeid,
-                f"golden_path.pytest.{suite.name}",
-                tc.duration_s,
-                failure,
-                kind=kind,
-                skipped=tc.outcome == "skipped",
-            )
-    for s in root.iter("testsuite"):
-        cases = s.findall("testcase")
-        s.set("tests", str(len(cases)))
-        s.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
-        s.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
-        s.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
-    ET.indent(root)
-    _atomic_write(
-        path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-    )

@@ -7,32 +7,25 @@ They are plain dataclasses so every stage can be tested with literal values, and
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-RESULTS_SCHEMA_VERSION = 1
+from bot.kinds import Kind
 
+__all__ = [
+    "RESULTS_SCHEMA_VERSION",
+    "AuthEvidence",
+    "DeployResult",
+    "FlowSession",
+    "FlowSummary",
+    "HttpCheck",
+    "Iteration",
+    "Kind",
+    "SuiteResult",
+    "TestCase",
+]
 
-class Kind(enum.StrEnum):
-    """Why something failed. The diagnosis and the report are keyed on it."""
-
-    AUTH_REJECTED = "auth_rejected"  # WebSocket closed 1008 / handshake 401/403
-    SERVER_ERROR = "server_error"  # WebSocket closed 1011 / HTTP 5xx from the backend
-    SUBPROTOCOL_REFUSED = "subprotocol_refused"
-    HANDSHAKE_FAILED = "handshake_failed"  # TLS, malformed upgrade, unexpected HTTP on /ws
-    TIMEOUT = "timeout"
-    MISSING_EVENT = "missing_event"
-    OUT_OF_ORDER = "out_of_order"
-    DUPLICATE_EVENT = "duplicate_event"
-    CLOSED_EARLY = "closed_early"  # closed cleanly before the last event
-    PROTOCOL_ERROR = "protocol_error"  # malformed / binary frames
-    UNREACHABLE = "unreachable"
-    HTTP_STATUS = "http_status"
-    SLOW = "slow"
-    DEPLOY_FAILED = "deploy_failed"
-    TEST_FAILED = "test_failed"
-    CONFIG_ERROR = "config_error"
+RESULTS_SCHEMA_VERSION = 2
 
 
 @dataclass(slots=True)
@@ -162,7 +155,12 @@ class SuiteResult:
 
 @dataclass(slots=True)
 class Iteration:
-    """Everything one run of the bot measured; the input of diagnosis and render."""
+    """Everything one run of the bot measured: facts only, judged by :mod:`bot.verdict`.
+
+    Check results live in ``checks`` under their check type's key (``http``, ``flow``,
+    ``suites``, or a new check's own), so the generic stages never name a check type; the
+    properties below are typed shortcuts for the built-in ones.
+    """
 
     environment: str
     started_at: str
@@ -173,11 +171,33 @@ class Iteration:
     run_url: str = ""
     shard: str = ""
     deploy: DeployResult | None = None
-    http: list[HttpCheck] = field(default_factory=list)
-    flow: FlowSummary | None = None
-    suites: list[SuiteResult] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
     auth: AuthEvidence | None = None
     schema: int = RESULTS_SCHEMA_VERSION
+
+    @property
+    def http(self) -> list[HttpCheck]:
+        return self.checks.get("http") or []
+
+    @http.setter
+    def http(self, value: list[HttpCheck]) -> None:
+        self.checks["http"] = value
+
+    @property
+    def flow(self) -> FlowSummary | None:
+        return self.checks.get("flow")
+
+    @flow.setter
+    def flow(self, value: FlowSummary | None) -> None:
+        self.checks["flow"] = value
+
+    @property
+    def suites(self) -> list[SuiteResult]:
+        return self.checks.get("suites") or []
+
+    @suites.setter
+    def suites(self, value: list[SuiteResult]) -> None:
+        self.checks["suites"] = value
 
     @property
     def health(self) -> list[HttpCheck]:
@@ -187,83 +207,8 @@ class Iteration:
     def endpoints(self) -> list[HttpCheck]:
         return [c for c in self.http if c.group == "endpoint"]
 
-    @property
-    def passed(self) -> int:
-        n = sum(c.ok for c in self.http)
-        n += self.flow.passed + self.flow.flaky if self.flow else 0
-        n += sum(s.passed + s.flaky for s in self.suites)
-        return n
-
-    @property
-    def failed(self) -> int:
-        n = sum(not c.ok for c in self.http)
-        n += self.flow.failed if self.flow else 0
-        n += sum(s.failed + s.errors for s in self.suites)
-        if self.deploy is not None and not self.deploy.ok:
-            n += 1
-        return n
-
-    @property
-    def flaky(self) -> int:
-        return (self.flow.flaky if self.flow else 0) + sum(s.flaky for s in self.suites)
-
-    @property
-    def total(self) -> int:
-        return self.passed + self.failed
-
-    @property
-    def golden_path_tests(self) -> tuple[int, int]:
-        """(passing, run) counting agent-flow sessions and user tests: the seed's "N/1000"."""
-        passing = (self.flow.passed + self.flow.flaky) if self.flow else 0
-        run = self.flow.total if self.flow else 0
-        for s in self.suites:
-            passing += s.passed + s.flaky
-            run += s.total
-        return passing, run
-
     def to_dict(self) -> dict[str, Any]:
+        """The facts as stored: each check's result at the top level under its key."""
         data = dataclasses.asdict(self)
-        data["summary"] = {
-            "passed": self.passed,
-            "failed": self.failed,
-            "flaky": self.flaky,
-            "total": self.total,
-        }
+        data.update(data.pop("checks"))
         return data
-
-
-def iteration_from_dict(data: dict[str, Any]) -> Iteration:
-    """Inverse of :meth:`Iteration.to_dict`, for ``golden-path merge``."""
-
-    def http(d: dict[str, Any]) -> HttpCheck:
-        return HttpCheck(**{**d, "kind": Kind(d["kind"]) if d.get("kind") else None})
-
-    def session(d: dict[str, Any]) -> FlowSession:
-        return FlowSession(**{**d, "kind": Kind(d["kind"]) if d.get("kind") else None})
-
-    deploy = data.get("deploy")
-    flow = data.get("flow")
-    it = Iteration(
-        environment=data["environment"],
-        started_at=data["started_at"],
-        finished_at=data.get("finished_at", ""),
-        duration_s=data.get("duration_s", 0.0),
-        trigger=data.get("trigger", "manual"),
-        sha=data.get("sha", ""),
-        run_url=data.get("run_url", ""),
-        shard=data.get("shard", ""),
-        http=[http(c) for c in data.get("http", [])],
-        suites=[
-            SuiteResult(**{**s, "cases": [TestCase(**c) for c in s.get("cases", [])]})
-            for s in data.get("suites", [])
-        ],
-    )
-    if deploy:
-        it.deploy = DeployResult(
-            **{**deploy, "kind": Kind(deploy["kind"]) if deploy.get("kind") else None}
-        )
-    if data.get("auth"):
-        it.auth = AuthEvidence(**data["auth"])
-    if flow:
-        it.flow = FlowSummary(**{**flow, "failures": [session(f) for f in flow["failures"]]})
-    return it

@@ -1,229 +1,182 @@
-"""The ``run`` and ``merge`` verbs: one iteration from config to published report."""
+"""The commands' common path: run an iteration, judge it once, publish it everywhere.
+
+pipeline → verdict → tracker (session state, issue body) → results files → Actions outputs
+→ console summary. :class:`Run` holds what one command needs for that (config, settings,
+run log, console) so the verbs (``run``, ``merge``, ``demo``, ``handle-event``) only say what
+differs between them.
+"""
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from bot import pipeline, report, tracking
-from bot.config import Config, ConfigError, load_config
-from bot.diagnosis import PASSING, Diagnosis
+from bot import pipeline
+from bot.checks import check_types, iteration_from_dict
+from bot.config import Config, ConfigError
 from bot.progress import Progress
-from bot.redact import redact
+from bot.publish import Publisher, PublishError, Report
+from bot.publish.actions import ActionsPublisher, GitHubActions
+from bot.result_files import write_junit, write_results
 from bot.results import Iteration
-from bot.runtime import DEFAULT_OUT, EXIT_FAILED, EXIT_OK, RunLog, default_tracker, run_async
+from bot.runtime import EXIT_FAILED, Console, RunLog, run_async
+from bot.session import SessionState
+from bot.settings import Settings
+from bot.verdict import REFUSED, STATUSES, judge
+
+if TYPE_CHECKING:
+    from github.Issue import Issue
+
+    from bot.publish.github import GitHub
+
+
+def select_suites(names: Sequence[str] | None) -> dict[str, Any] | None:
+    """``--suite``/dispatch input: every check, but only these pytest suites."""
+    if names is None:
+        return None
+    return {ct.key: True for ct in check_types() if ct.key != "suites"} | {"suites": list(names)}
+
+
+def carry_over(state: SessionState, new: Iteration, only: Any) -> Iteration:
+    """A partial ``/retest`` completed with what passed before, so counts stay whole."""
+    if not state.last_iteration or only is None:
+        return new
+    prev = iteration_from_dict(state.last_iteration)
+    for ct in check_types():
+        before, after = prev.checks.get(ct.key), new.checks.get(ct.key)
+        if ct.key not in only:
+            if before is not None:
+                new.checks[ct.key] = before
+        elif before is not None and after is not None:
+            part = only[ct.key]
+            new.checks[ct.key] = ct.carry_over(before, after, None if part is True else part)
+    return new
+
+
+def summary_lines(report: Report) -> list[str]:
+    """The console summary: the verdict's own words and numbers, one line per check."""
+    verdict = report.verdict
+    assert verdict is not None
+    shown = report.shown or report.iteration
+    env = shown.environment if shown else ""
+    lines = [f"golden-path: {env} — {verdict.headline}"]
+    for o in verdict.outcomes:
+        mark = "⏭️ " if o.state == "skipped" else "✅" if o.ok else "❌"
+        detail = o.detail or o.sample
+        if o.component == "deploy" and shown and shown.deploy and shown.deploy.ok:
+            d = shown.deploy
+            health = d.health_latency_s
+            detail = f"{d.url}" + (f" (health {health:.3f}s)" if health is not None else "")
+        lines.append(f"  {mark} {o.name:<24} {detail}")
+    if verdict.blocker:
+        lines.append(f"  blocker     {verdict.blocker.root_issue}")
+        hints = verdict.whys[1].hints if len(verdict.whys) > 1 else []
+        if hints:
+            lines.append(f"  likely      {hints[0]}")
+    c, g = verdict.counts, verdict.golden
+    lines.append(
+        f"  status      {verdict.status} — {verdict.golden_path_status}; passed {c.passed}, "
+        f"failed {c.failed}, total {c.total} (golden-path tests {g.passed}/{g.total})"
+    )
+    if shown is not None:
+        lines.append(f"  took        {shown.duration_s:.2f}s")
+    lines.append(f"  report      {report.where}")
+    return lines
 
 
 @dataclass(slots=True)
-class Outcome:
-    iteration: Iteration
-    dx: Diagnosis
-    body: str
-    tracker_ref: str
-    exit_code: int
+class Run:
+    """One command's wiring: what every iteration of it needs, built once at the edge."""
 
+    cfg: Config
+    settings: Settings
+    log: RunLog
+    console: Console = field(default_factory=Console)
+    tracker_name: str = ""  # default for iterations: github | local:PATH | none
+    dry_run: bool = False
 
-def publish(
-    cfg: Config,
-    it: Iteration | None,
-    *,
-    tracker: str,
-    dry_run: bool,
-    log: RunLog,
-    out: TextIO,
-    gh: Any = None,
-) -> tuple[Diagnosis, str, str]:
-    """Fold the iteration into the tracking issue; returns (diagnosis, body, where)."""
-    if tracker == "github":
-        from bot.publish.github import publish_github
+    def tracker(self, name: str | None = None, *, gh: GitHub | None = None) -> Publisher:
+        """The tracker named ``name`` (default: this run's), built for this run."""
+        from bot.publish.local import LocalTracker, NoTracker
 
-        return publish_github(cfg, it, dry_run=dry_run, log=log, out=out, gh=gh)
-    if tracker == "none" or dry_run:
-        body = ""
-        if tracker.startswith("local:"):
-            body = _read(Path(tracker[6:]))
-        upd = tracking.apply(body, cfg, iteration=it, run_log=log.entries)
-        if dry_run:
-            out.write(upd.body + "\n")
-        return upd.dx, upd.body, "(dry run)" if dry_run else "(no tracker)"
-    if tracker.startswith("local:"):
-        from bot.publish.local import LocalTracker
+        name = name or self.tracker_name or self.settings.default_tracker
+        if name == "github":
+            from bot.publish.github import GitHub
+            from bot.publish.tracking_issue import GitHubTracker
 
-        local = LocalTracker(tracker[6:])
-        upd = tracking.apply(local.read(), cfg, iteration=it, run_log=log.entries)
-        for w in upd.warnings:
-            log(w, "warning")
-        if upd.identical:
-            log("same result as the last iteration: tracking file unchanged", "info")
-        local.archive(upd.state, upd.to_archive)
-        if upd.to_archive:  # the archive list is part of the state: render again
-            upd.body = tracking.rerender(cfg, upd)
-        if upd.changed:
-            local.write(upd.body)
-        return upd.dx, upd.body, local.ref
-    raise ConfigError(f"--tracker {tracker!r}: use github, local:PATH or none")
+            return GitHubTracker(
+                self.cfg,
+                gh or GitHub.from_settings(self.settings),
+                log=self.log,
+                out=self.console,
+                settle_s=self.settings.settle_s,
+                dry_run=self.dry_run,
+            )
+        if name == "none" or self.dry_run:
+            base = name[6:] if name.startswith("local:") else None
+            return NoTracker(self.cfg, out=self.console, dry_run=self.dry_run, base=base)
+        if name.startswith("local:"):
+            return LocalTracker(self.cfg, name[6:], log=self.log)
+        raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
+    def progress(self) -> Progress:
+        return Progress("golden path", mode=self._progress_mode())
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
+    def _progress_mode(self) -> str | None:
+        s = self.settings
+        return s.progress or ("lines" if s.ci else None)
 
-
-def summarize(it: Iteration, dx: Diagnosis, where: str, out: TextIO) -> None:
-    def mark(ok: bool) -> str:
-        return "✅" if ok else "❌"
-
-    lines = [f"golden-path: {it.environment} — {dx.headline}"]
-    if it.deploy is not None:
-        d = it.deploy
-        detail = (
-            f"{d.url} (health {d.health_latency_s:.3f}s)"
-            if d.ok and d.health_latency_s is not None
-            else "skipped"
-            if not d.ran
-            else d.error
+    def iterate(
+        self,
+        opts: pipeline.RunOptions,
+        *,
+        tracker: str | None = None,
+        gh: GitHub | None = None,
+        carry_from: SessionState | None = None,
+    ) -> int:
+        """Run one iteration, then :meth:`finish` it; returns the exit code."""
+        opts.progress = opts.progress or self.progress()
+        it = run_async(
+            pipeline.run_iteration(self.cfg, opts, self.settings, self.log, group=self.log.group)
         )
-        lines.append(f"  deploy      {mark(d.ok)} {detail}")
-    for group, checks in (("health", it.health), ("endpoints", it.endpoints)):
-        if checks:
-            ok = sum(c.ok for c in checks)
-            lines.append(f"  {group:<11} {mark(ok == len(checks))} {ok}/{len(checks)}")
-    if it.flow and not it.flow.skipped:
-        f = it.flow
-        kinds = ", ".join(f"{k} ×{n}" for k, n in f.kinds.items())
-        lines.append(
-            f"  agent flow  {mark(not f.failed)} {f.passed + f.flaky}/{f.total} passed"
-            + (f", {f.flaky} flaky" if f.flaky else "")
-            + f" in {f.wall_s:.2f}s ({f.sessions_per_s:.0f}/s)"
-            + (f" — {kinds}" if kinds else "")
-        )
-    for s in it.suites:
-        lines.append(
-            f"  suite       {mark(not (s.failed or s.errors))} {s.name}: "
-            f"{s.passed + s.flaky}/{s.total}"
-        )
-    if dx.blocker:
-        lines.append(f"  blocker     {dx.blocker.root_issue}")
-        if dx.whys[1:] and dx.whys[1].hints:
-            lines.append(f"  likely      {dx.whys[1].hints[0]}")
-    lines.append(f"  status      {dx.golden_path_status} ({it.duration_s:.2f}s)")
-    lines.append(f"  report      {where}")
-    out.write(redact("\n".join(lines)) + "\n")
+        if carry_from is not None:
+            it = carry_over(carry_from, it, opts.only)
+        return self.finish(it, tracker=tracker, gh=gh)
 
+    def finish(self, it: Iteration, *, tracker: str | None = None, gh: GitHub | None = None) -> int:
+        """Judge once; publish to the tracker, the files and Actions — even if a tracker fails."""
+        verdict = judge(it, self.cfg)
+        report = Report(it, verdict, self.log.entries, results_path=self.settings.results)
+        failure: PublishError | None = None
+        try:
+            self.tracker(tracker, gh=gh).publish(report)
+        except PublishError as exc:
+            failure = exc
+            report.where = "(not published)"
+        report.verdict, report.shown = verdict, report.shown or it
+        write_results(self.settings.results, it, verdict)
+        write_junit(self.settings.results.with_name("junit.xml"), it)
+        self.actions().publish(report)
+        if not self.dry_run:
+            report.where += (
+                f", {self.settings.results}, {self.settings.results.with_name('junit.xml')}"
+            )
+            for line in summary_lines(report):
+                self.console.line(line)
+        if failure is not None:
+            self.console.line(f"golden-path: {failure}")
+            return EXIT_FAILED
+        return verdict.exit_code
 
-def execute(
-    cfg: Config,
-    opts: pipeline.RunOptions,
-    *,
-    tracker: str,
-    dry_run: bool,
-    results: Path,
-    log: RunLog,
-    out: TextIO,
-) -> Outcome:
-    it = run_async(pipeline.run_iteration(cfg, opts, log))
-    return finish(cfg, it, tracker=tracker, dry_run=dry_run, results=results, log=log, out=out)
+    def actions(self) -> ActionsPublisher:
+        return ActionsPublisher(GitHubActions(self.settings.env, self.console.stream))
 
-
-def finish(
-    cfg: Config,
-    it: Iteration,
-    *,
-    tracker: str,
-    dry_run: bool,
-    results: Path,
-    log: RunLog,
-    out: TextIO,
-    gh: Any = None,
-) -> Outcome:
-    """Publish, then write results.json/junit.xml and the summary — even if publishing fails."""
-    from bot.publish.github import PublishError
-    from bot.session import SessionState
-
-    failure: PublishError | None = None
-    try:
-        dx, body, where = publish(
-            cfg, it, tracker=tracker, dry_run=dry_run, log=log, out=out, gh=gh
-        )
-    except PublishError as exc:
-        failure = exc
-        dx, body, where = report.diagnose_iteration(cfg, it, SessionState()), "", "(not published)"
-    report.write_results(results, it, dx)
-    report.write_junit(results.with_name("junit.xml"), it)
-    _publish_actions(it, dx, body=body, where=where, results=results)
-    if not dry_run:
-        summarize(it, dx, f"{where}, {results}, {results.with_name('junit.xml')}", out)
-    if failure is not None:
-        out.write(f"golden-path: {failure}\n")
-        return Outcome(it, dx, body, where, EXIT_FAILED)
-    return Outcome(it, dx, body, where, EXIT_OK if dx.status == PASSING else EXIT_FAILED)
-
-
-def _publish_actions(it: Iteration, dx: Diagnosis, *, body: str, where: str, results: Path) -> None:
-    """Job summary, annotations and outputs; writes nothing outside Actions."""
-    from bot.publish.actions import GitHubActions, publish_run
-
-    number = None
-    url = where if where.startswith("http") else None
-    if url and url.rstrip("/").rsplit("/", 1)[-1].isdigit():
-        number = int(url.rstrip("/").rsplit("/", 1)[-1])
-    publish_run(
-        GitHubActions.from_env(),
-        it,
-        dx,
-        body=body,
-        issue_number=number,
-        issue_url=url,
-        results_path=results,
-    )
-
-
-def run_command(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    log = RunLog(verbose=args.debug)
-    opts = pipeline.RunOptions(
-        deploy=not args.no_deploy,
-        suites=args.suite,
-        sessions=args.sessions,
-        shard=args.shard,
-        trigger=os.environ.get("GITHUB_EVENT_NAME", "manual"),
-        progress=Progress("golden path"),
-    )
-    results = Path(args.results or Path(DEFAULT_OUT) / "results.json")
-    tracker = args.tracker or default_tracker()
-    if args.shard:
-        tracker = "none"  # shards publish once, through `golden-path merge`
-    return execute(
-        cfg,
-        opts,
-        tracker=tracker,
-        dry_run=args.dry_run,
-        results=results,
-        log=log,
-        out=sys.stdout,
-    ).exit_code
-
-
-def merge_command(args: argparse.Namespace) -> int:
-    from bot.merge import merge_iterations
-
-    cfg = load_config(args.config)
-    log = RunLog(verbose=args.debug)
-    parts = [report.read_results(Path(p)) for p in args.results]
-    it = merge_iterations(parts)
-    log(f"merged {len(parts)} shard results", "info")
-    return finish(
-        cfg,
-        it,
-        tracker=args.tracker or default_tracker(),
-        dry_run=args.dry_run,
-        results=Path(args.out or Path(DEFAULT_OUT) / "results.json"),
-        log=log,
-        out=sys.stdout,
-    ).exit_code
+    def refused(self, issue: Issue) -> None:
+        """A refused command still leaves its trace: job summary and ``status=refused``."""
+        actions = GitHubActions(self.settings.env, self.console.stream)
+        info = STATUSES[REFUSED]
+        actions.summary(f"### {info.headline}\n\n{info.meaning}.\n")
+        actions.output("status", REFUSED)
+        actions.output("issue-number", issue.number)
+        actions.output("issue-url", issue.html_url)

@@ -8,11 +8,9 @@ imports nothing of the bot's but the redactor and the session log's record type.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 from collections.abc import Coroutine, Iterator, Mapping
-from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -21,26 +19,81 @@ DEFAULT_OUT = ".golden-path"
 T = TypeVar("T")
 
 
-class RunLog:
-    """Console lines (redacted, timestamped) + the entries that go to the session log."""
+#: Characters the runner (or a terminal) treats as line breaks.
+_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_WJ = "\u2060"  # word joiner: invisible, and not whitespace, so nothing trims it away
 
-    def __init__(self, stream: TextIO | None = None, *, verbose: bool = False) -> None:
+
+def inert(text: str) -> str:
+    """Untrusted text made one console line the Actions runner cannot read as a command.
+
+    The runner reads ``::name::`` at the start of a line (after trimming whitespace) and,
+    through its legacy parser, ``##[name]`` anywhere in a line; an injected
+    ``::stop-commands::`` would switch off every later ``::add-mask::`` and leak a token.
+    Line breaks become a visible ⏎, ``##[`` gets a word joiner, and a leading ``::`` too.
+    """
+    text = _BREAKS.sub(" ⏎ ", text).replace("##[", "##" + _WJ + "[")
+    return _WJ + text if text.lstrip().startswith("::") else text
+
+
+class Console:
+    """The one writer for everything the bot prints: redacted, and inert line by line.
+
+    Only :class:`~bot.publish.actions.GitHubActions` writes workflow commands, and it writes
+    to the stream directly; any other text reaching the console comes through here.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stdout
+
+    def line(self, text: str) -> None:
+        from bot.redact import redact
+
+        self.stream.write(inert(redact(text)) + "\n")
+        self.stream.flush()
+
+    def block(self, text: str) -> None:
+        """Several lines (a rendered body): each one made inert on its own."""
+        from bot.redact import redact
+
+        self.stream.write("".join(inert(ln) + "\n" for ln in redact(text).split("\n")))
+        self.stream.flush()
+
+    def write(self, text: str) -> int:
+        """File-like use (``print(..., file=console)``): every line made inert."""
+        self.block(text.removesuffix("\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+class RunLog:
+    """Console lines (redacted, timestamped, inert) + the entries that go to the session log."""
+
+    def __init__(
+        self, stream: TextIO | None = None, *, verbose: bool = False, in_actions: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.verbose = verbose
+        self.in_actions = in_actions
         self.entries: list[Any] = []
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A folded section in the Actions log, showing the detail lines inside it."""
-        in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
         verbose = self.verbose
-        if in_actions:
-            self.stream.write(f"::group::{title}\n")
+        if self.in_actions:
+            self.stream.write(f"::group::{inert(title)}\n")
             self.verbose = True
         try:
             yield
         finally:
-            if in_actions:
+            if self.in_actions:
                 self.stream.write("::endgroup::\n")
                 self.stream.flush()
             self.verbose = verbose
@@ -49,9 +102,7 @@ class RunLog:
         from bot.redact import redact
         from bot.session import LogEntry, new_id, now_iso
 
-        # one console line per entry: untrusted text never starts a line, so it can
-        # never be read as a workflow command (::set-output, ::stop-commands, ...)
-        text = redact(text).replace("\r", " ").replace("\n", " ⏎ ")
+        text = inert(redact(text))
         at = now_iso(precise=True)
         if level != "debug":
             self.entries.append(LogEntry(new_id(), at, text, level))
@@ -85,10 +136,3 @@ def register_env_secrets(env: Mapping[str, str]) -> None:
     from bot.redact import register
 
     register(*(v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8))
-
-
-def default_tracker(env: dict[str, str] | None = None) -> str:
-    env = dict(os.environ) if env is None else env
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_TOKEN"):
-        return "github"
-    return f"local:{Path(DEFAULT_OUT) / 'tracking-issue.md'}"

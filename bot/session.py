@@ -2,7 +2,7 @@
 
 The state travels inside the issue body as a hidden, versioned JSON block, so the bot
 needs no other storage and any run — on any runner — can pick it up. Runs may overlap,
-so state is merged by entry id rather than overwritten: two runs that read the same
+so state is reconciled by entry id rather than overwritten: two runs that read the same
 body and both append an iteration must both survive.
 """
 
@@ -18,18 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.issue_format import STATE_BLOCK, STATE_CLOSE, STATE_OPEN, STATE_START, owned_region
 from bot.redact import redact_obj
 
 STATE_VERSION = 1
-
-BEGIN = "<!-- golden-path:begin -->"
-END = "<!-- golden-path:end -->"
-_STATE_RE = re.compile(r"<!-- golden-path-state:v(?P<v>\d+)\n(?P<json>.*?)\n-->", re.S)
-
-
-def env_marker(environment: str) -> str:
-    """Hidden line that identifies an environment's tracking issue (titles get edited)."""
-    return f"<!-- golden-path:environment={environment} -->"
 
 
 class StateError(ValueError):
@@ -56,10 +48,18 @@ class LogEntry:
     level: str = "info"  # info | warning | error | success
 
 
+#: Runs remembered by id in one folded row (enough to reconcile concurrent runs).
+RUN_IDS_KEPT = 20
+#: Rows kept in the state; older ones are folded into ``SessionState.earlier``.
+RECORDS_KEPT = 50
+
+
 @dataclass(slots=True)
 class IterationRecord:
+    """One row of the history: a result, and every consecutive run that repeated it."""
+
     id: str
-    at: str
+    at: str  # the first run with this result
     status: str
     passed: int
     failed: int
@@ -71,7 +71,17 @@ class IterationRecord:
     sha: str = ""
     run_url: str = ""
     blocker: str = ""
-    n: int = 0  # position in the history; recomputed on merge
+    n: int = 0  # position in the history; recomputed when states are reconciled
+    repeats: int = 1  # consecutive runs with this same result
+    last_at: str = ""  # the newest of them (== at when repeats == 1)
+    last_sha: str = ""
+    last_run_url: str = ""
+    last_trigger: str = ""
+    runs: list[str] = field(default_factory=list)  # ids of the newest runs folded in
+
+    @property
+    def updated_at(self) -> str:
+        return self.last_at or self.at
 
 
 @dataclass(slots=True)
@@ -107,6 +117,7 @@ class SessionState:
     why: dict[str, dict[str, str]] = field(default_factory=dict)  # "2" → answer/author/at
     last_failed: dict[str, Any] = field(default_factory=dict)  # what /retest reruns
     last_iteration: dict[str, Any] = field(default_factory=dict)  # for /status re-renders
+    earlier: dict[str, int] = field(default_factory=dict)  # rows folded out: records, runs
     version: int = STATE_VERSION
 
     # -- changes -----------------------------------------------------------------------
@@ -118,6 +129,22 @@ class SessionState:
     def add_iteration(self, record: IterationRecord) -> None:
         self.iterations.append(record)
         self._renumber()
+        self.trim_records()
+
+    def trim_records(self, keep: int = RECORDS_KEPT) -> None:
+        """Fold the oldest rows into counts, so the state stays bounded however long it runs."""
+        self._renumber()
+        if len(self.iterations) <= keep:
+            return
+        dropped, self.iterations = self.iterations[:-keep], self.iterations[-keep:]
+        self.earlier["records"] = self.earlier.get("records", 0) + len(dropped)
+        self.earlier["runs"] = self.earlier.get("runs", 0) + sum(r.repeats for r in dropped)
+        self._renumber()
+
+    @property
+    def run_ids(self) -> set[str]:
+        """Every run this state remembers by id (rows and the runs folded into them)."""
+        return {run for r in self.iterations for run in (r.runs or [r.id])}
 
     def set_why(self, n: int, answer: str, author: str, at: str | None = None) -> None:
         self.why[str(n)] = {"answer": answer, "author": author, "at": at or now_iso()}
@@ -146,7 +173,8 @@ class SessionState:
 
     def _renumber(self) -> None:
         self.iterations.sort(key=lambda r: (r.at, r.id))
-        for n, record in enumerate(self.iterations, start=1):
+        first = self.earlier.get("records", 0) + 1
+        for n, record in enumerate(self.iterations, start=first):
             record.n = n
 
     @property
@@ -164,7 +192,7 @@ class SessionState:
         text = self.to_json().replace("<", "\\u003c").replace(">", "\\u003e")
         # no mention or cross-reference either, even inside a comment GitHub does not render
         text = text.replace("&", "\\u0026").replace("@", "\\u0040").replace("#", "\\u0023")
-        return f"<!-- golden-path-state:v{STATE_VERSION}\n{text}\n-->"
+        return f"{STATE_OPEN.format(version=STATE_VERSION)}{text}{STATE_CLOSE}"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionState:
@@ -190,17 +218,6 @@ def _build(cls: Any, data: Any) -> Any:
     return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def owned_region(body: str) -> tuple[int, int] | None:
-    """(start, end) of the bot-owned text, markers included; None when absent."""
-    start = body.find(BEGIN)
-    if start < 0:
-        return None
-    end = body.find(END, start)
-    if end < 0:
-        return None
-    return start, end + len(END)
-
-
 def read_state(body: str) -> SessionState | None:
     """The state stored in ``body``; None when there is none; StateError when damaged.
 
@@ -212,7 +229,7 @@ def read_state(body: str) -> SessionState | None:
     if region is None:
         return None
     text = body[region[0] : region[1]]
-    matches = list(_STATE_RE.finditer(text))
+    matches = list(STATE_BLOCK.finditer(text))
     if not matches:
         raise StateError("the bot's section has no state block")
     m = matches[-1]
@@ -225,15 +242,7 @@ def read_state(body: str) -> SessionState | None:
     return SessionState.from_dict(data)
 
 
-def replace_owned(body: str, owned: str) -> str:
-    """``body`` with the bot-owned region replaced by ``owned``; people's text survives."""
-    region = owned_region(body or "")
-    if region is None:
-        return f"{owned}\n\n{body}".rstrip() + "\n" if body and body.strip() else owned
-    return body[: region[0]] + owned + body[region[1] :]
-
-
-def merge(ours: SessionState, theirs: SessionState) -> SessionState:
+def reconcile(ours: SessionState, theirs: SessionState) -> SessionState:
     """Union by id: iterations, log entries and archives from both; newest WHY answer wins.
 
     ``ours`` is the state this run built; ``theirs`` what another run wrote meanwhile.
@@ -245,8 +254,15 @@ def merge(ours: SessionState, theirs: SessionState) -> SessionState:
     ):
         newest = theirs
     merged = dataclasses.replace(newest)
-    its = {r.id: r for r in theirs.iterations} | {r.id: r for r in ours.iterations}
+    its = {r.id: r for r in theirs.iterations}
+    for r in ours.iterations:
+        other = its.get(r.id)
+        its[r.id] = _fold_rows(r, other) if other is not None else r
     merged.iterations = [dataclasses.replace(r) for r in its.values()]
+    merged.earlier = {
+        k: max(ours.earlier.get(k, 0), theirs.earlier.get(k, 0))
+        for k in {*ours.earlier, *theirs.earlier}
+    }
     logs = {e.id: e for e in theirs.log} | {e.id: e for e in ours.log}
     archived = {i for a in [*ours.archives, *theirs.archives] for i in a.ids}
     merged.log = sorted((e for i, e in logs.items() if i not in archived), key=lambda e: e.at)
@@ -269,11 +285,20 @@ def merge(ours: SessionState, theirs: SessionState) -> SessionState:
         merged.session_id = known.session_id
         merged.started_at = known.started_at or merged.started_at
         merged.sessions = max(known.sessions, merged.sessions)
-    merged._renumber()
+    merged.trim_records()
     return merged
 
 
-_STATE_START = re.compile(r"<!-- golden-path-state:v\d+\n")
+def _fold_rows(a: IterationRecord, b: IterationRecord) -> IterationRecord:
+    """One history row that two concurrent runs each extended: both runs count."""
+    newest = a if a.updated_at >= b.updated_at else b
+    runs = list(dict.fromkeys([*b.runs, *a.runs]))
+    extra = len(set(a.runs) - set(b.runs))
+    return dataclasses.replace(
+        newest, repeats=max(a.repeats, b.repeats + extra), runs=runs[-RUN_IDS_KEPT:]
+    )
+
+
 _SCALAR = re.compile(r'"(?P<key>\w+)":(?P<value>"(?:[^"\\]|\\.)*"|-?\d+)')
 
 
@@ -288,7 +313,7 @@ def salvage_state(body: str, environment: str) -> SessionState | None:
     if region is None:
         return None
     text = body[region[0] : region[1]]
-    starts = list(_STATE_START.finditer(text))
+    starts = list(STATE_START.finditer(text))
     if not starts:
         return None
     text = text[starts[-1].end() :]

@@ -1,8 +1,8 @@
 """Tracker-agnostic update of a tracking issue body: read state, fold in a run, re-render.
 
-The local file tracker and the GitHub tracker both call :func:`apply`; they differ only
-in how a body is read and written, so the rules (people's text survives, a damaged state
-is rebuilt not fatal, nothing is written when nothing changed) live here once.
+The local file tracker and the GitHub tracker both call :func:`apply`; they differ only in
+how a body is read and written, so the rules (people's text survives, a damaged state is
+rebuilt not fatal, every run is recorded) live here once.
 """
 
 from __future__ import annotations
@@ -11,24 +11,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import report
+from bot import history, report
+from bot.checks import iteration_from_dict
 from bot.config import Config
-from bot.diagnosis import Diagnosis
-from bot.results import Iteration, iteration_from_dict
-from bot.session import (
-    LogEntry,
-    SessionState,
-    StateError,
-    merge,
-    read_state,
-    replace_owned,
-    salvage_state,
-)
+from bot.issue_format import SHRINK_STEP, STATE_BUDGET, owned_budget, replace_owned
+from bot.results import Iteration
+from bot.session import LogEntry, SessionState, StateError, read_state, reconcile, salvage_state
+from bot.verdict import Verdict, judge
 
 #: Log entries kept in the state block; older ones move to archives (comments, files).
 STATE_LOG_KEEP = 200
-#: Characters the hidden state block may take, leaving the rest of 65,536 for the report.
-STATE_BUDGET = 30_000
 _ID_COST = 15  # characters an archived entry's id takes in the state block
 
 
@@ -36,11 +28,11 @@ _ID_COST = 15  # characters an archived entry's id takes in the state block
 class Update:
     body: str
     state: SessionState
-    dx: Diagnosis
+    verdict: Verdict
     changed: bool
     warnings: list[str] = field(default_factory=list)
     to_archive: list[LogEntry] = field(default_factory=list)
-    identical: bool = False  # same result as the last iteration: nothing recorded
+    run_id: str = ""  # the id this run was recorded under ("" for re-renders)
 
 
 def load_state(body: str, environment: str, warnings: list[str]) -> SessionState:
@@ -61,51 +53,51 @@ def load_state(body: str, environment: str, warnings: list[str]) -> SessionState
     return state or SessionState(environment=environment)
 
 
+def shown_iteration(state: SessionState, environment: str) -> Iteration:
+    """The iteration a re-render shows: the stored last one, or an empty one."""
+    if state.last_iteration:
+        return iteration_from_dict(state.last_iteration)
+    return Iteration(environment=environment, started_at=state.started_at)
+
+
 def apply(
     body: str,
     cfg: Config,
     *,
     iteration: Iteration | None,
+    verdict: Verdict | None = None,
     run_log: Sequence[LogEntry] = (),
     issue: Mapping[str, Any] | None = None,
     pending: SessionState | None = None,
     mutate: Callable[[SessionState], None] | None = None,
     keep_log: int = STATE_LOG_KEEP,
-    skip_identical: bool = True,
 ) -> Update:
     """New body for ``body`` after this run.
 
-    ``iteration`` None re-renders from the stored last iteration (``/status``, ``/why``).
-    ``pending`` is state a previous run could not publish; it is merged back first.
+    With an ``iteration`` (and its ``verdict``), the run is recorded. Without one the body
+    is re-rendered from the stored last iteration (``/status``, ``/why``), judged once here.
+    ``pending`` is state a previous run could not publish; it is reconciled first.
     """
     warnings: list[str] = []
     state = load_state(body, cfg.environment, warnings)
     if pending is not None:
-        state = merge(state, pending)
+        state = reconcile(state, pending)
     for entry in run_log:
         if all(entry.id != e.id for e in state.log):
             state.log.append(entry)
     state.forget_old_archive_ids()
     if mutate is not None:
         mutate(state)
+    run_id = ""
     if iteration is not None:
-        dx = report.diagnose_iteration(cfg, iteration, state)
-        last = state.last
-        blocker = dx.blocker.root_issue if dx.blocker else ""
-        if (
-            skip_identical
-            and pending is None
-            and last is not None
-            and report.record_fingerprint(last) == report.fingerprint(dx.status, iteration, blocker)
-            and not warnings
-        ):
-            # Same result as the last iteration: nothing to tell anyone, nothing to write.
-            return Update(body, state, dx, False, warnings, [], identical=True)
-        report.record(state, iteration, dx, close_on_green=cfg.tracking.close_on_green)
         shown = iteration
+        verdict = verdict or judge(iteration, cfg)
+        run_id = history.record(
+            state, iteration, verdict, close_on_green=cfg.tracking.close_on_green
+        )
     else:
         shown = shown_iteration(state, cfg.environment)
-        dx = report.diagnose_iteration(cfg, shown, state)
+        verdict = judge(shown, cfg)
     # Archive with hysteresis: down to half of each limit, so the runs that follow add
     # entries for a while without posting an archive comment every time.
     to_archive: list[LogEntry] = []
@@ -120,16 +112,9 @@ def apply(
         while keep > 0 and size() > STATE_BUDGET // 2:
             keep //= 2  # long entries: keep fewer in the body, the rest go to the archive
             to_archive += state.archive_oldest(keep)
-    owned = report.owned_section(cfg, state, shown, dx, issue=issue, budget=_budget(body))
+    owned = report.owned_section(cfg, state, shown, verdict, issue=issue, budget=owned_budget(body))
     new_body = replace_owned(body, owned)
-    return Update(new_body, state, dx, new_body != body, warnings, to_archive)
-
-
-def shown_iteration(state: SessionState, environment: str) -> Iteration:
-    """The iteration a re-render shows: the stored last one, or an empty one."""
-    if state.last_iteration:
-        return iteration_from_dict(state.last_iteration)
-    return Iteration(environment=environment, started_at=state.started_at)
+    return Update(new_body, state, verdict, new_body != body, warnings, to_archive, run_id)
 
 
 def rerender(
@@ -138,25 +123,15 @@ def rerender(
     *,
     issue: Mapping[str, Any] | None = None,
     base_body: str | None = None,
-    budget_cut: int = 0,
+    shrink: int = 0,
 ) -> str:
     """``upd``'s state and verdict rendered again into ``base_body`` (default: its own body).
 
     For what changes the state after :func:`apply` — archives posted, another run's entries
-    merged — and for a smaller body when GitHub refuses one as too long (``budget_cut``).
+    reconciled — and for a smaller body when GitHub refuses one as too long (``shrink``).
     """
     base = upd.body if base_body is None else base_body
     it = shown_iteration(upd.state, cfg.environment)
-    budget = _budget(base) - 8_000 * budget_cut
-    owned = report.owned_section(cfg, upd.state, it, upd.dx, issue=issue, budget=budget)
+    budget = owned_budget(base) - SHRINK_STEP * shrink
+    owned = report.owned_section(cfg, upd.state, it, upd.verdict, issue=issue, budget=budget)
     return replace_owned(base, owned)
-
-
-def _budget(body: str) -> int:
-    """What the bot-owned section may use: the GitHub limit minus people's text."""
-    from bot.render import GITHUB_BODY_LIMIT
-    from bot.session import owned_region
-
-    region = owned_region(body or "")
-    outside = len(body or "") - (region[1] - region[0] if region else 0)
-    return GITHUB_BODY_LIMIT - outside - 64

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")
-COMMANDS = ("retest", "deploy", "status", "why", "help")
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -25,7 +24,7 @@ _COMMAND = re.compile(r"^\s{0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+(?P<re
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    name: str  # one of COMMANDS, or "unknown"
+    name: str  # lowercase; bot.commands knows which names exist
     args: tuple[str, ...] = ()
     text: str = ""  # the rest of the line (for /why answers)
     raw: str = ""
@@ -83,10 +82,7 @@ def parse_commands(body: str) -> list[Command]:
         name = cm["name"].lower()
         rest = (cm["rest"] or "").strip()
         raw = line.strip()[:200]
-        if name not in COMMANDS:
-            commands.append(Command("unknown", (name,), rest, raw))
-        else:
-            commands.append(Command(name, tuple(rest.split()), rest, raw))
+        commands.append(Command(name, tuple(rest.split()), rest, raw))
     return commands
 
 
@@ -164,19 +160,3 @@ def from_event(
         author=author,
         commands=commands,
     )
-
-
-HELP = """\
-**Golden Path Bot commands** (one per line, for collaborators with {minimum} permission or more):
-
-| command | what it does |
-|---|---|
-| `/retest` | rerun what failed in the last iteration, without redeploying |
-| `/retest all` | rerun every check, without redeploying |
-| `/retest <name>…` | rerun named parts: a pytest suite, `agent-flow` (or `websocket`), \
-`health`, `endpoints` (or `api`) |
-| `/deploy` | redeploy, then run a full iteration |
-| `/status` | refresh this issue from the current state, no tests |
-| `/why <2-5> <answer>` | record the answer to that WHY in the Five Whys section |
-| `/help` | this list |
-"""

@@ -12,20 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from bot.diagnosis import BLOCKED, DEGRADED, Diagnosis, diagnose
+from bot.config import parse_config
+from bot.publish import Report
 from bot.publish.actions import (
     ANNOTATIONS_PER_LEVEL,
     OUTPUTS,
     SUMMARY_LIMIT,
+    ActionsPublisher,
     GitHubActions,
     install_masks,
-    publish_run,
     summary_markdown,
     trim_markdown,
 )
 from bot.redact import register
 from bot.results import FlowSession, FlowSummary, HttpCheck, Iteration, Kind, SuiteResult
 from bot.results import TestCase as Case
+from bot.verdict import BLOCKED, DEGRADED, Verdict, judge
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 SECRET = "hunter2-jwt-signing-secret-0123456789"
@@ -106,40 +108,49 @@ def auth_iteration() -> Iteration:
         )
         for i in range(12)
     ]
-    return Iteration(
+    it = Iteration(
         environment="staging",
         started_at="2025-01-01T10:00:00Z",
         finished_at="2025-01-01T10:00:05Z",
         duration_s=5.0,
-        http=[
-            HttpCheck("Infrastructure Health", "/health", True, status=200, latency_s=0.12),
-            HttpCheck(
-                "threads",
-                "/api/threads",
-                True,
-                status=200,
-                latency_s=0.05,
-                group="endpoint",
-            ),
-        ],
-        flow=FlowSummary(url="/ws", total=12, passed=0, failed=12, failures=failures, wall_s=1.0),
-        suites=[
-            SuiteResult(
-                name="golden path e2e",
-                passed=3,
-                failed=1,
-                flaky=1,
-                cases=[
-                    Case("tests/e2e/test_chat.py::test_reply", "failed", message="boom\nline 2"),
-                    Case("tests/e2e/test_chat.py::test_retry", "passed", flaky=True, attempts=2),
-                ],
-            )
-        ],
     )
+    it.http = [
+        HttpCheck("Infrastructure Health", "/health", True, status=200, latency_s=0.12),
+        HttpCheck(
+            "threads",
+            "/api/threads",
+            True,
+            status=200,
+            latency_s=0.05,
+            group="endpoint",
+        ),
+    ]
+    it.flow = FlowSummary(
+        url="/ws",
+        total=12,
+        failed=12,
+        failures=failures,
+        kinds={"auth_rejected": 12},
+        wall_s=1.0,
+    )
+    it.suites = [
+        SuiteResult(
+            name="golden path e2e",
+            passed=3,
+            failed=1,
+            flaky=1,
+            cases=[
+                Case("tests/e2e/test_chat.py::test_reply", "failed", message="boom\nline 2"),
+                Case("tests/e2e/test_chat.py::test_retry", "passed", flaky=True, attempts=2),
+            ],
+        )
+    ]
+    return it
 
 
-def diagnosis_of(it: Iteration) -> Diagnosis:
-    return diagnose(it, environment="staging", events=EVENTS, impact={}, target_tests=1000)
+def verdict_of(it: Iteration) -> Verdict:
+    cfg = parse_config({"environment": "staging", "checks": {"agent_flow": {"events": EVENTS}}})
+    return judge(it, cfg)
 
 
 # -- $GITHUB_OUTPUT ---------------------------------------------------------------------------
@@ -309,40 +320,34 @@ def test_summary_markdown_strips_markers_and_state() -> None:
     assert "[#7](https://github.com/o/r/issues/7)" in md
 
 
-# -- publish_run -----------------------------------------------------------------------------
+# -- ActionsPublisher -----------------------------------------------------------------------------
 def test_publish_run_writes_summary_annotations_and_outputs(
     files: dict[str, Path], tmp_path: Path
 ) -> None:
     """The seed situation: blocked; outputs, one ::error per finding, ::warning for flaky."""
     from bot import tracking
-    from bot.config import parse_config
 
     register(SECRET)
     it = auth_iteration()
     it.flow.failures[0].error = f"closed 1008 with token {SECRET}"  # type: ignore[union-attr]
     cfg = parse_config({"environment": "staging", "target": {"base_url": "http://127.0.0.1:9"}})
     upd = tracking.apply("", cfg, iteration=it)
-    dx = upd.dx
-    assert dx.status == BLOCKED
+    verdict = upd.verdict
+    assert verdict.status == BLOCKED
     gha, stdout = make(files)
     results = tmp_path / ".golden-path" / "results.json"
-    publish_run(
-        gha,
-        it,
-        dx,
-        body=upd.body,
-        issue_number=42,
-        issue_url="https://github.com/acme/chat/issues/42",
-        results_path=results,
-    )
+    report = Report(it, verdict, results_path=results, body=upd.body, issue_number=42)
+    report.issue_url = "https://github.com/acme/chat/issues/42"
+    ActionsPublisher(gha).publish(report)
 
     outputs = parse_outputs(files["output"].read_text())
     assert set(outputs) == set(OUTPUTS)
     assert outputs["status"] == "blocked"
+    c = verdict.counts
     assert (outputs["passed"], outputs["failed"], outputs["total"]) == (
-        str(it.passed),
-        str(it.failed),
-        str(it.total),
+        str(c.passed),
+        str(c.failed),
+        str(c.total),
     )
     assert int(outputs["total"]) == int(outputs["passed"]) + int(outputs["failed"])
     assert outputs["issue-number"] == "42"
@@ -352,7 +357,7 @@ def test_publish_run_writes_summary_annotations_and_outputs(
     commands = parse_commands(stdout.getvalue())
     errors = [(p, d) for n, p, d in commands if n == "error"]
     warnings = [(p, d) for n, p, d in commands if n == "warning"]
-    assert len(errors) == len(dx.findings)
+    assert len(errors) == len(verdict.findings)
     titles = [p["title"] for p, _ in errors]
     assert "agent flow: auth_rejected" in titles
     assert "tests/e2e/test_chat.py::test_reply: test_failed" in titles
@@ -379,10 +384,12 @@ def test_publish_run_caps_annotations_per_level(files: dict[str, Path]) -> None:
         Case(f"tests/test_{i}.py::test_x", "failed", message=f"failure {i}") for i in range(25)
     ]
     it.suites[0].failed = 25
-    dx = diagnosis_of(it)
-    assert dx.status == DEGRADED
+    verdict = verdict_of(it)
+    assert verdict.status == DEGRADED
     gha, stdout = make(files)
-    publish_run(gha, it, dx, body="# report\n", results_path="results.json")
+    ActionsPublisher(gha).publish(
+        Report(it, verdict, results_path=Path("results.json"), body="# report\n")
+    )
     errors = [(p, d) for n, p, d in parse_commands(stdout.getvalue()) if n == "error"]
     assert len(errors) == ANNOTATIONS_PER_LEVEL
     assert errors[-1][1].startswith(f"{25 - ANNOTATIONS_PER_LEVEL + 1} more errors")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -11,11 +10,15 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_config
-from bot.publish.github import GitHub, pending_path, publish_github
+from bot.issue_format import env_marker
+from bot.publish import Report
+from bot.publish.github import GitHub
+from bot.publish.tracking_issue import GitHubTracker, pending_path
 from bot.results import FlowSummary, Iteration
-from bot.runtime import RunLog
+from bot.runtime import Console, RunLog
 from bot.sample import SampleTarget
-from bot.session import SessionState, env_marker, read_state
+from bot.session import SessionState, read_state
+from bot.verdict import judge
 from tests.support.github_fixtures import make_github, make_retry
 from tests.support.github_server import GitHubServer
 
@@ -34,10 +37,10 @@ def _issue(gh: GitHubServer, number: int = 1) -> dict:
     return gh.issue(REPO, number)
 
 
-def test_first_run_creates_then_updates_in_place_then_skips(
+def test_first_run_creates_then_updates_in_place_then_folds(
     workdir: Path, github_server: GitHubServer, sample: SampleTarget
 ) -> None:
-    """Run 1 creates the issue, run 2 edits the same number, run 3 (same result) writes nothing."""
+    """Run 1 creates the issue, run 2 edits it, run 3 (same result) is folded into run 2's row."""
     sample.set_faults("auth")
     assert _run() == 1
     issues = github_server.issues(REPO)
@@ -57,7 +60,13 @@ def test_first_run_creates_then_updates_in_place_then_skips(
 
     github_server.clear_requests()
     assert _run() == 1
-    assert github_server.writes() == []
+    assert len(github_server.requests) <= 3  # every run is recorded, still in 3 calls
+    assert [w.method for w in github_server.writes()] == ["PATCH"]
+    body = _issue(github_server)["body"]
+    state = read_state(body)
+    assert state is not None and len(state.iterations) == 2
+    assert state.iterations[-1].repeats == 2
+    assert "(×2, last " in body
 
 
 def test_green_closes_and_regression_reopens(
@@ -155,7 +164,6 @@ def test_ten_concurrent_runs_keep_every_iteration(
     # the bound the protocol needs: every write lands within settle/2, even on a busy machine
     monkeypatch.setenv("GOLDEN_PATH_SETTLE", "1")
     cfg = load_config(workdir / "golden-path.yml")
-    env = dict(os.environ)
     errors: list[BaseException] = []
     start = threading.Barrier(10)
 
@@ -169,9 +177,10 @@ def test_ten_concurrent_runs_keep_every_iteration(
         log = RunLog(stream=open("/dev/null", "w"))  # noqa: SIM115
         log(f"run {i}", "info")
         gh = GitHub(make_github(github_server, retry=make_retry()), REPO)
+        tracker = GitHubTracker(cfg, gh, log=log, out=Console(log.stream), settle_s=1.0)
         start.wait()
         try:
-            publish_github(cfg, it, dry_run=False, log=log, out=log.stream, env=env, gh=gh)
+            tracker.publish(Report(it, judge(it, cfg), log.entries))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 

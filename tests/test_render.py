@@ -13,9 +13,11 @@ import pytest
 
 from bot import render, report
 from bot.config import parse_config
-from bot.diagnosis import Diagnosis
+from bot.history import record
+from bot.issue_format import GITHUB_BODY_LIMIT
 from bot.results import AuthEvidence, FlowSession, FlowSummary, HttpCheck, Iteration, Kind
 from bot.session import LogEntry, SessionState, read_state
+from bot.verdict import Verdict, judge
 
 GOLDEN = Path(__file__).parent / "golden"
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
@@ -103,13 +105,17 @@ def _iteration(n: int, *, failing: bool, at: str) -> Iteration:
     return it
 
 
-def _render(state: SessionState, it: Iteration) -> tuple[str, Diagnosis]:
-    dx = report.diagnose_iteration(CFG, it, state)
-    report.record(state, it, dx)
+def _render(state: SessionState, it: Iteration) -> tuple[str, Verdict]:
+    verdict = judge(it, CFG)
+    record(state, it, verdict)
     ctx = report.context(
-        CFG, state, it, dx, issue={"number": 125, "url": "https://github.com/octo/app/issues/125"}
+        CFG,
+        state,
+        it,
+        verdict,
+        issue={"number": 125, "url": "https://github.com/octo/app/issues/125"},
     )
-    return render.render("issue.md.j2", ctx).body, dx
+    return render.render("issue.md.j2", ctx).body, verdict
 
 
 def _check_golden(name: str, body: str) -> None:
@@ -175,7 +181,7 @@ def test_untrusted_close_reasons_stay_text(text: str) -> None:
         f.close_reason = text
         f.error = text
     state = _session()
-    owned = report.owned_section(CFG, state, it, report.diagnose_iteration(CFG, it, state))
+    owned = report.owned_section(CFG, state, it, judge(it, CFG))
     if text == "{{ 7*7 }}":
         assert "{{ 7\\*7 }}" in owned  # shown, escaped, never evaluated
     assert "boomboomboom" not in owned
@@ -185,7 +191,7 @@ def test_untrusted_close_reasons_stay_text(text: str) -> None:
     assert owned.count("<!-- golden-path-state:v1") == 1
     assert "<details><summary>x" not in owned
     assert "[click](" not in owned
-    assert len(owned) < render.GITHUB_BODY_LIMIT
+    assert len(owned) < GITHUB_BODY_LIMIT
     assert read_state(owned) is not None  # the real state block is intact
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.checks.agent_flow import shard_indices
 from bot.cli import main
-from bot.pipeline import shard_indices
 from bot.sample import SampleTarget
 
 
@@ -29,9 +29,9 @@ def _comparable(path: Path) -> dict:
     return {
         "flow": {k: flow[k] for k in ("total", "passed", "failed", "flaky", "event_seen", "kinds")},
         "failed_sessions": sorted(f["index"] for f in flow["failures"]),
-        "http": sorted((c["name"], c["ok"]) for c in data["http"]),
+        "http": sorted((c["name"], c["ok"]) for c in data["http"] or []),
         "summary": data["summary"],
-        "status": data["diagnosis"]["status"],
+        "verdict": {k: data["verdict"][k] for k in ("status", "counts", "golden", "findings")},
     }
 
 

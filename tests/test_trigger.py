@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.session import env_marker
+from bot.issue_format import env_marker
 from bot.trigger import ROLES, Command, from_event, parse_commands, role_allows
 
 EVENTS = Path(__file__).parent / "data" / "events"
@@ -100,13 +100,16 @@ def test_commands_in_code_blocks_and_quotes_are_not_commands() -> None:
 
 
 def test_unknown_and_several_commands() -> None:
-    """Unknown commands are reported as such; several per comment are kept in order."""
+    """Every slash word is kept (the registry tells unknown ones); order is kept."""
     cmds = parse_commands("/Retest all\n/frobnicate now\n/help")
     assert [(c.name, c.args) for c in cmds] == [
         ("retest", ("all",)),
-        ("unknown", ("frobnicate",)),
+        ("frobnicate", ("now",)),
         ("help", ()),
     ]
+    from bot.commands import handler
+
+    assert [handler(c.name) is None for c in cmds] == [False, True, False]
 
 
 def test_unclosed_fence_hides_the_rest() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import functools
 import itertools
@@ -26,7 +27,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,7 +40,21 @@ from websockets.exceptions import (
 )
 
 from bot import redact
+from bot.checks.base import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    CheckContext,
+    CheckType,
+    Finding,
+    JunitCase,
+    Outcome,
+)
+from bot.kinds import info
 from bot.results import FlowSession, FlowSummary, Kind
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 try:  # websockets >= 15 honours proxy variables, looked up on every connect unless given
     from websockets.proxy import get_proxy as _get_proxy
@@ -358,13 +373,7 @@ async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSes
             start = t0 if n == 0 else time.perf_counter()
             session.subprotocol = "jwt.***" if ws.subprotocol else None
             await _exchange(ws, spec, session, start)
-            if not session.ok and session.kind not in (
-                Kind.MISSING_EVENT,
-                Kind.OUT_OF_ORDER,
-                Kind.DUPLICATE_EVENT,
-                Kind.SLOW,
-                Kind.PROTOCOL_ERROR,
-            ):
+            if not session.ok and not (session.kind and info(session.kind).keeps_connection):
                 for rest in sessions[n + 1 :]:  # the connection is gone: same evidence
                     rest.kind, rest.error = session.kind, session.error
                     rest.close_code, rest.close_reason = session.close_code, session.close_reason
@@ -512,3 +521,205 @@ async def run_agent_flow(
         agg.summary.failures = sorted(still, key=lambda s: s.index)
         agg.summary.failed = len(still)
     return agg.finish(time.perf_counter() - started, concurrency)
+
+
+#: Failure records kept per check in the issue's state block (counts stay exact).
+STATE_FAILURES = 10
+#: Longest failed-session list kept for /retest; longer ones rerun the whole flow.
+MAX_RANGES_TEXT = 2000
+
+
+def encode_ranges(indices: Iterable[int]) -> str:
+    """Sorted indices as "a-b,c" ranges."""
+    out: list[str] = []
+    start = prev = None
+    for i in sorted(set(indices)):
+        if prev is not None and i == prev + 1:
+            prev = i
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = i
+    if start is not None:
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+    return ",".join(out)
+
+
+def decode_ranges(text: str) -> list[int]:
+    """Inverse of :func:`encode_ranges`; list input from older states is accepted too."""
+    out: list[int] = []
+    for part in text.split(","):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return out
+
+
+def shard_indices(total: int, shard: tuple[int, int] | None) -> list[int]:
+    """Deterministic, balanced split: session i belongs to shard (i mod n) + 1."""
+    if shard is None:
+        return list(range(total))
+    k, n = shard
+    return list(range(k - 1, total, n))
+
+
+def _load_session(d: dict[str, Any]) -> FlowSession:
+    return FlowSession(**{**d, "kind": Kind(d["kind"]) if d.get("kind") else None})
+
+
+class AgentFlowCheck(CheckType):
+    """The WebSocket golden path: many sessions, each a golden-path test."""
+
+    key = "flow"
+    names = frozenset({"agent-flow", "agent_flow", "websocket", "ws", "flow"})
+    every_shard = True
+
+    def enabled(self, cfg: Config) -> bool:
+        return cfg.checks.agent_flow is not None
+
+    async def run(self, ctx: CheckContext, only: Any) -> FlowSummary:
+        flow_cfg = ctx.cfg.checks.agent_flow
+        assert flow_cfg is not None
+        url = ctx.cfg.resolve_url(flow_cfg.url, ctx.base_url)
+        token = ctx.token if flow_cfg.token_in != "none" else None
+        spec = FlowSpec.from_config(flow_cfg, url, token)
+        total = ctx.sessions if ctx.sessions is not None else flow_cfg.sessions
+        if isinstance(only, str | list):  # a /retest of the failed sessions
+            indices = decode_ranges(only) if isinstance(only, str) else [int(i) for i in only]
+        else:
+            indices = shard_indices(total, ctx.shard)
+        ctx.log(
+            f"agent flow: {len(indices)} sessions against {redact.redact(url)}, "
+            f"{flow_cfg.concurrency} in flight",
+            "info",
+        )
+        summary = await run_agent_flow(
+            spec,
+            len(indices),
+            concurrency=flow_cfg.concurrency,
+            retries=ctx.cfg.retries.failed,
+            progress=ctx.progress,
+            indices=indices,
+        )
+        (outcome,) = self.outcomes(summary)
+        ctx.log(f"agent flow: {outcome.detail}", "success" if outcome.ok else "error")
+        return summary
+
+    def not_run(self) -> FlowSummary:
+        return FlowSummary(skipped=True)
+
+    def outcomes(self, result: FlowSummary) -> list[Outcome]:
+        if result.skipped:
+            return [Outcome("agent flow", "agent_flow", SKIPPED, golden=True, detail="skipped")]
+        kinds = ", ".join(f"{info(k).label} ×{n}" for k, n in result.kinds.items())
+        passed = result.passed + result.flaky
+        detail = (
+            f"{passed}/{result.total} passed"
+            + (f" ({result.flaky} flaky)" if result.flaky else "")
+            + f" in {result.wall_s:.2f}s ({result.sessions_per_s:.0f}/s)"
+            + (f" — {kinds}" if kinds else "")
+        )
+        sample = next((f.error for f in result.failures if f.error), "")
+        return [
+            Outcome(
+                name="agent flow",
+                component="agent_flow",
+                state=FAILED if result.failed else PASSED,
+                passed=passed,
+                failed=result.failed,
+                flaky=result.flaky,
+                kinds=dict(result.kinds),
+                sample=sample,
+                golden=True,
+                detail=detail,
+            )
+        ]
+
+    def findings(self, result: FlowSummary) -> list[Finding]:
+        """One per kind, counted from ``kinds`` (exact even when few failures are kept)."""
+        samples: dict[str, str] = {}
+        for f in result.failures:
+            samples.setdefault(str(f.kind or Kind.TEST_FAILED), f.error)
+        return [
+            Finding("agent flow", kind, samples.get(kind, ""), n)
+            for kind, n in sorted(result.kinds.items(), key=lambda kv: -kv[1])
+        ]
+
+    def failed_part(self, result: FlowSummary) -> str | bool:
+        """The failed sessions as ranges ("0-999,1003"): all-failing runs stay tiny."""
+        if not result.failed:
+            return False
+        if len(result.failures) < result.failed:  # records were capped: rerun everything
+            return True
+        text = encode_ranges(f.index for f in result.failures)
+        return text if len(text) <= MAX_RANGES_TEXT else True
+
+    def carry_over(self, prev: FlowSummary, new: FlowSummary, only: Any) -> FlowSummary:
+        """Sessions that passed last time saw every event, so per-event counts stay exact."""
+        if not isinstance(only, str | list):
+            return new
+        kept = prev.passed + prev.flaky
+        flow = dataclasses.replace(new)
+        flow.total = kept + new.total
+        flow.passed = prev.passed + new.passed
+        flow.flaky = prev.flaky + new.flaky
+        flow.event_seen = {e: kept + n for e, n in new.event_seen.items()}
+        return flow
+
+    def merge(self, parts: Sequence[FlowSummary]) -> FlowSummary:
+        flows = [f for f in parts if not f.skipped]
+        if not flows:
+            return parts[0]
+        out = FlowSummary(url=flows[0].url)
+        for f in flows:
+            out.total += f.total
+            out.passed += f.passed
+            out.flaky += f.flaky
+            out.failed += f.failed
+            out.failures.extend(f.failures)
+            out.flaky_sessions.extend(f.flaky_sessions)
+            for k, v in f.event_seen.items():
+                out.event_seen[k] = out.event_seen.get(k, 0) + v
+            for k, v in f.kinds.items():
+                out.kinds[k] = out.kinds.get(k, 0) + v
+            out.wall_s = max(out.wall_s, f.wall_s)
+            out.concurrency += f.concurrency
+        out.failures.sort(key=lambda s: s.index)
+        out.flaky_sessions.sort()
+        p50s = [f.latency_p50_s for f in flows if f.latency_p50_s is not None]
+        p95s = [f.latency_p95_s for f in flows if f.latency_p95_s is not None]
+        out.latency_p50_s = sorted(p50s)[len(p50s) // 2] if p50s else None
+        out.latency_p95_s = max(p95s) if p95s else None
+        return out
+
+    def load(self, data: dict[str, Any]) -> FlowSummary:
+        failures = [_load_session(f) for f in data.get("failures", [])]
+        return FlowSummary(**{**data, "failures": failures})
+
+    def compact(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **data,
+            "failures": data["failures"][:STATE_FAILURES],
+            "flaky_sessions": data["flaky_sessions"][:STATE_FAILURES],
+        }
+
+    def cases(self, result: FlowSummary) -> list[JunitCase]:
+        """One case per session: failures with their evidence, passes by index."""
+        if result.skipped:
+            return []
+        cls = "golden_path.agent_flow"
+        out = [
+            JunitCase(f"session {f.index}", cls, f.duration_s, f"{f.kind}: {f.error}")
+            for f in result.failures
+        ]
+        failed = {f.index for f in result.failures}
+        flaky = set(result.flaky_sessions)
+        passes, i = result.passed + result.flaky, 0
+        while passes:
+            if i not in failed:
+                name = f"session {i}" + (" (flaky)" if i in flaky else "")
+                out.append(JunitCase(name, cls, result.latency_p50_s or 0.0))
+                passes -= 1
+            i += 1
+        return out

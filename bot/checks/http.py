@@ -12,12 +12,16 @@ import email.utils
 import ssl
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from bot import redact
+from bot.checks.base import FAILED, PASSED, CheckContext, CheckType, Outcome
 from bot.results import HttpCheck, Kind
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 USER_AGENT = "golden-path-bot"
 
@@ -157,3 +161,67 @@ async def validate_token(verify_url: str, token: str, timeout_s: float = 10.0) -
             headers={"Authorization": f"Bearer {token}"},
         )
     return result
+
+
+class HttpCheckType(CheckType):
+    """Health probes and API endpoints: one request each, all concurrently, one outcome each."""
+
+    key = "http"
+    names = frozenset({"health", "endpoints", "api", "http"})
+
+    def enabled(self, cfg: Config) -> bool:
+        return bool(cfg.checks.health or cfg.checks.endpoints)
+
+    async def run(self, ctx: CheckContext, only: Any) -> list[HttpCheck]:
+        cfg, base = ctx.cfg, ctx.base_url
+        health = [
+            {
+                "name": h.name,
+                "url": cfg.resolve_url(h.url, base),
+                "expect_status": h.expect_status,
+                "timeout": h.timeout,
+                "max_latency": h.max_latency,
+            }
+            for h in cfg.checks.health
+        ]
+        endpoints = [
+            {
+                "name": e.name,
+                "url": cfg.resolve_url(e.url, base),
+                "method": e.method,
+                "auth": e.auth,
+                "expect_status": e.expect_status,
+                "timeout": e.timeout,
+                "max_latency": e.max_latency,
+                "json_body": e.json_body,
+            }
+            for e in cfg.checks.endpoints
+        ]
+        checks = await run_http_checks(health, endpoints, token=ctx.token)
+        for c in checks:
+            if not c.ok:
+                ctx.log(f"{c.name}: {c.error}", "error")
+        return checks
+
+    def outcomes(self, result: list[HttpCheck]) -> list[Outcome]:
+        return [
+            Outcome(
+                name=c.name,
+                component="health" if c.group == "health" else "endpoints",
+                state=PASSED if c.ok else FAILED,
+                passed=int(c.ok),
+                failed=int(not c.ok),
+                kinds={} if c.ok else {str(c.kind or Kind.HTTP_STATUS): 1},
+                sample=c.error,
+                detail=f"{c.latency_s:.3f}s" if c.ok and c.latency_s is not None else c.error,
+            )
+            for c in result
+        ]
+
+    def failed_part(self, result: list[HttpCheck]) -> bool:
+        return any(not c.ok for c in result)
+
+    def load(self, data: list[dict[str, Any]]) -> list[HttpCheck]:
+        return [
+            HttpCheck(**{**d, "kind": Kind(d["kind"]) if d.get("kind") else None}) for d in data
+        ]

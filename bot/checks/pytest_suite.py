@@ -15,13 +15,27 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import redact
+from bot.checks.base import (
+    ERRORED,
+    FAILED,
+    PASSED,
+    CheckContext,
+    CheckType,
+    Finding,
+    JunitCase,
+    Outcome,
+)
+from bot.kinds import Kind
 from bot.plugin import ENV_BASE_URL, ENV_CONCURRENCY, ENV_TOKEN, ENV_WS_URL
 from bot.results import SuiteResult, TestCase
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 Log = Callable[[str, str], None]
 
@@ -182,3 +196,161 @@ async def run_suite(
     result.cases = cases
     result.duration_s = round(time.perf_counter() - started, 3)
     return result
+
+
+#: Test cases kept per suite in the issue's state block (failing and flaky ones only).
+STATE_CASES = 50
+
+
+def _file(nodeid: str) -> str | None:
+    """``tests/e2e/test_x.py::test_y`` → ``tests/e2e/test_x.py``, for annotations."""
+    path = nodeid.split("::", 1)[0]
+    return path if "::" in nodeid and path.endswith(".py") else None
+
+
+def _failing(suite: SuiteResult) -> int:
+    """Failed units: failed and erroring tests, or the suite itself when it could not run."""
+    return suite.failed + suite.errors or int(bool(suite.error))
+
+
+class PytestCheck(CheckType):
+    """User pytest suites, each in its own subprocess; every test is a golden-path test."""
+
+    key = "suites"
+    names = frozenset({"pytest", "suites"})
+    alone = True
+
+    def enabled(self, cfg: Config) -> bool:
+        return bool(cfg.checks.pytest)
+
+    def retest_names(self, cfg: Config) -> set[str]:
+        return set(self.names) | {s.name.casefold() for s in cfg.checks.pytest}
+
+    def retest_selection(self, cfg: Config, names: Sequence[str]) -> Any:
+        if self.names & set(names):
+            return None
+        return [s.name for s in cfg.checks.pytest if s.name.casefold() in names]
+
+    async def run(self, ctx: CheckContext, only: Any) -> list[SuiteResult]:
+        cfg = ctx.cfg
+        flow = cfg.checks.agent_flow
+        ws_url = cfg.resolve_url(flow.url, ctx.base_url) if flow else None
+        results = []
+        for suite in cfg.checks.pytest:
+            if only is not None and suite.name not in only:
+                continue
+            result = await run_suite(
+                suite,
+                base_url=ctx.base_url,
+                ws_url=ws_url,
+                token=ctx.token,
+                retries=cfg.retries.failed,
+                log=ctx.log,
+                concurrency=flow.concurrency if flow else None,
+            )
+            (outcome,) = self.outcomes([result])
+            ctx.log(f"suite {suite.name}: {outcome.detail}", "success" if outcome.ok else "error")
+            results.append(result)
+        return results
+
+    def outcomes(self, result: list[SuiteResult]) -> list[Outcome]:
+        out = []
+        for s in result:
+            failing = _failing(s)
+            first = next((c for c in s.cases if c.outcome in ("failed", "error")), None)
+            state = ERRORED if s.error else FAILED if failing else PASSED
+            detail = (
+                f"could not run: {s.error}"
+                if s.error and not s.cases
+                else f"{s.passed + s.flaky}/{s.passed + s.flaky + failing} passed"
+                + (f" ({s.flaky} flaky)" if s.flaky else "")
+                + (f", {s.skipped} skipped" if s.skipped else "")
+            )
+            out.append(
+                Outcome(
+                    name=s.name,
+                    component="pytest",
+                    state=state,
+                    passed=s.passed + s.flaky,
+                    failed=failing,
+                    flaky=s.flaky,
+                    kinds={str(Kind.TEST_FAILED): failing} if failing else {},
+                    sample=s.error or (f"{first.nodeid}: {first.message}" if first else ""),
+                    golden=True,
+                    detail=detail,
+                )
+            )
+        return out
+
+    def findings(self, result: list[SuiteResult]) -> list[Finding]:
+        """One per failing test (pointing at its file), plus one per suite that could not run."""
+        out = []
+        for s in result:
+            if s.error and not s.failed + s.errors:  # else its failing tests stand for it
+                out.append(Finding(s.name, str(Kind.TEST_FAILED), s.error))
+            for c in s.cases:
+                if c.outcome in ("failed", "error"):
+                    kind = str(Kind.TEST_FAILED)
+                    out.append(Finding(c.nodeid, kind, c.message, 1, _file(c.nodeid)))
+        return out
+
+    def failed_part(self, result: list[SuiteResult]) -> list[str]:
+        return [s.name for s in result if _failing(s)]
+
+    def carry_over(self, prev: list[SuiteResult], new: list[SuiteResult], only: Any) -> Any:
+        if only is None:
+            return new
+        return [s for s in prev if s.name not in only] + new
+
+    def merge(self, parts: Sequence[list[SuiteResult]]) -> list[SuiteResult]:
+        by_name: dict[str, SuiteResult] = {}
+        for suites in parts:
+            for s in suites:
+                m = by_name.setdefault(s.name, SuiteResult(name=s.name))
+                m.passed += s.passed
+                m.failed += s.failed
+                m.skipped += s.skipped
+                m.errors += s.errors
+                m.flaky += s.flaky
+                m.duration_s = max(m.duration_s, s.duration_s)
+                m.cases.extend(s.cases)
+                m.error = "; ".join(e for e in (m.error, s.error) if e)
+        for m in by_name.values():
+            m.cases.sort(key=lambda c: c.nodeid)
+        return list(by_name.values())
+
+    def load(self, data: list[dict[str, Any]]) -> list[SuiteResult]:
+        return [
+            SuiteResult(**{**s, "cases": [TestCase(**c) for c in s.get("cases", [])]}) for s in data
+        ]
+
+    def compact(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                **s,
+                "cases": [c for c in s["cases"] if c["outcome"] != "passed" or c["flaky"]][
+                    :STATE_CASES
+                ],
+            }
+            for s in data
+        ]
+
+    def cases(self, result: list[SuiteResult]) -> list[JunitCase]:
+        out = []
+        for suite in result:
+            cls = f"golden_path.pytest.{suite.name}"
+            if suite.error:
+                out.append(JunitCase(suite.name, cls, 0.0, suite.error, kind="error"))
+            for tc in suite.cases:
+                failing = tc.outcome in ("failed", "error")
+                out.append(
+                    JunitCase(
+                        tc.nodeid,
+                        cls,
+                        tc.duration_s,
+                        (tc.message or tc.outcome) if failing else None,
+                        kind="error" if tc.outcome == "error" else "failure",
+                        skipped=tc.outcome == "skipped",
+                    )
+                )
+        return out

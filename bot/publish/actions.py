@@ -19,14 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.issue_format import BOT_COMMENT, SUMMARY_LIMIT, owned_region
 from bot.redact import REDACTOR, redact
 
 if TYPE_CHECKING:
-    from bot.diagnosis import Diagnosis
+    from bot.publish import Report
     from bot.results import Iteration
-
-#: GitHub's limit for one step's job summary (``$GITHUB_STEP_SUMMARY``), in bytes.
-SUMMARY_LIMIT = 1024 * 1024
+    from bot.verdict import Verdict
 #: GitHub shows at most 10 error and 10 warning annotations per step.
 ANNOTATIONS_PER_LEVEL = 10
 LEVELS = ("error", "warning", "notice")
@@ -45,8 +44,6 @@ _TRIM_NOTE = (
     "\n\n> [!WARNING]\n> This summary was trimmed to GitHub's 1 MiB job-summary limit; "
     "the full report is in the tracking issue and `results.json`.\n"
 )
-# Bot markers and the hidden state block: <!-- golden-path:begin -->, <!-- golden-path-state:v1 …-->
-_BOT_COMMENT = re.compile(r"<!--\s*golden-path\b.*?-->\n?", re.S)
 
 
 def escape_data(value: str) -> str:
@@ -192,40 +189,27 @@ def install_masks(actions: GitHubActions) -> None:
 
 def summary_markdown(body: str, *, issue_number: int | None = None, issue_url: str = "") -> str:
     """The job summary: the bot's section of the tracking issue, without markers or state."""
-    from bot.session import owned_region
-
     region = owned_region(body)
     if region is not None:
         body = body[region[0] : region[1]]
-    text = _BOT_COMMENT.sub("", body).strip("\n")
+    text = BOT_COMMENT.sub("", body).strip("\n")
     if issue_url:
         ref = f"#{issue_number}" if issue_number is not None else "tracking issue"
         text += f"\n\n---\nTracking issue: [{ref}]({issue_url})"
     return text + "\n"
 
 
-def _annotation_file(check: str) -> str | None:
-    """``tests/e2e/test_x.py::test_y`` → ``tests/e2e/test_x.py`` (pytest findings only)."""
-    path = check.split("::", 1)[0]
-    return path if "::" in check and path.endswith(".py") else None
-
-
-def annotate_findings(actions: GitHubActions, it: Iteration, dx: Diagnosis) -> int:
-    """One ``::error`` per failed check, one ``::warning`` per flaky one; returns how many.
+def annotate_findings(actions: GitHubActions, it: Iteration | None, verdict: Verdict) -> int:
+    """One ``::error`` per failed check and kind, one ``::warning`` per flaky one.
 
     GitHub shows only ten of each level per step, so the tenth says how many more exist.
     """
     errors = [
-        (
-            f"{f.check}: {f.kind}",
-            f.message or str(f.kind),
-            f.count,
-            _annotation_file(f.check),
-        )
-        for f in dx.findings
+        (f"{f.check}: {f.kind}", f.message or str(f.kind), f.count, f.file)
+        for f in verdict.findings
     ]
     warnings: list[tuple[str, str, int, str | None]] = []
-    if it.flow and it.flow.flaky:
+    if it is not None and it.flow and it.flow.flaky:
         shown = ", ".join(f"#{i}" for i in it.flow.flaky_sessions[:20])
         warnings.append(
             (
@@ -236,16 +220,13 @@ def annotate_findings(actions: GitHubActions, it: Iteration, dx: Diagnosis) -> i
                 None,
             )
         )
-    for suite in it.suites:
+    for suite in it.suites if it is not None else []:
         for case in suite.cases:
             if case.flaky:
+                path = case.nodeid.split("::", 1)[0]
+                file = path if "::" in case.nodeid and path.endswith(".py") else None
                 warnings.append(
-                    (
-                        f"{case.nodeid}: flaky",
-                        f"passed after {case.attempts} attempts",
-                        1,
-                        _annotation_file(case.nodeid),
-                    )
+                    (f"{case.nodeid}: flaky", f"passed after {case.attempts} attempts", 1, file)
                 )
     n = 0
     for level, items in (("error", errors), ("warning", warnings)):
@@ -266,27 +247,36 @@ def annotate_findings(actions: GitHubActions, it: Iteration, dx: Diagnosis) -> i
     return n
 
 
-def publish_run(
-    actions: GitHubActions,
-    it: Iteration,
-    dx: Diagnosis,
-    *,
-    body: str,
-    issue_number: int | None = None,
-    issue_url: str | None = None,
-    results_path: str | Path,
-) -> None:
-    """Job summary, annotations and step outputs for one finished iteration."""
-    actions.summary(summary_markdown(body, issue_number=issue_number, issue_url=issue_url or ""))
-    annotate_findings(actions, it, dx)
-    values: dict[str, object] = {
-        "status": dx.status,
-        "passed": it.passed,
-        "failed": it.failed,
-        "total": it.total,
-        "issue-number": "" if issue_number is None else issue_number,
-        "issue-url": issue_url or "",
-        "results-path": str(results_path),
+def outputs(report: Report) -> dict[str, object]:
+    """The step outputs, from the verdict the issue shows."""
+    verdict = report.verdict
+    counts = verdict.counts if verdict is not None else None
+    return {
+        "status": verdict.status if verdict is not None else "",
+        "passed": counts.passed if counts else "",
+        "failed": counts.failed if counts else "",
+        "total": counts.total if counts else "",
+        "issue-number": "" if report.issue_number is None else report.issue_number,
+        "issue-url": report.issue_url,
+        "results-path": str(report.results_path or ""),
     }
-    for name in OUTPUTS:
-        actions.output(name, values[name])
+
+
+class ActionsPublisher:
+    """Job summary, annotations and step outputs (a :class:`~bot.publish.Publisher`)."""
+
+    def __init__(self, actions: GitHubActions) -> None:
+        self.actions = actions
+
+    def publish(self, report: Report) -> None:
+        actions = self.actions
+        if report.body:
+            actions.summary(
+                summary_markdown(
+                    report.body, issue_number=report.issue_number, issue_url=report.issue_url
+                )
+            )
+        if report.verdict is not None:
+            annotate_findings(actions, report.iteration, report.verdict)
+        for name, value in outputs(report).items():
+            actions.output(name, value)

@@ -1,36 +1,64 @@
-"""The embedded default tracker: the tracking issue as a local Markdown file.
+"""The embedded default tracker: the tracking issue as a local Markdown file, or nowhere.
 
-Same rules as the GitHub tracker (people's edits outside the markers survive, state in
-the body, archives for old log entries), so a team can try the bot with no token and
-later switch trackers without losing history: the file's body is a valid issue body.
+Same rules as the GitHub tracker (people's edits outside the markers survive, state in the
+body, archives for old log entries), so a team can try the bot with no token and later
+switch trackers without losing history: the file's body is a valid issue body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot import redact
-from bot.report import _atomic_write
+from bot import redact, tracking
+from bot.config import Config
+from bot.publish import Report
+from bot.result_files import atomic_write
+from bot.runtime import Console
 from bot.session import Archive, LogEntry, SessionState
+
+Log = Callable[[str, str], None]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
+def _fill(report: Report, cfg: Config, upd: tracking.Update, where: str) -> None:
+    report.verdict = upd.verdict
+    report.shown = tracking.shown_iteration(upd.state, cfg.environment)
+    report.body = upd.body
+    report.where = where
+    report.warnings = upd.warnings
 
 
 class LocalTracker:
-    def __init__(self, path: str | Path) -> None:
+    """The tracking issue in a file (a :class:`~bot.publish.Publisher`)."""
+
+    def __init__(self, cfg: Config, path: str | Path, *, log: Log) -> None:
+        self.cfg = cfg
         self.path = Path(path)
+        self.log = log
 
-    @property
-    def ref(self) -> str:
-        return str(self.path)
-
-    def read(self) -> str:
-        try:
-            return self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ""
-
-    def write(self, body: str) -> None:
-        _atomic_write(self.path, body)
+    def publish(self, report: Report) -> None:
+        upd = tracking.apply(
+            _read(self.path),
+            self.cfg,
+            iteration=report.iteration,
+            verdict=report.verdict,
+            run_log=report.log,
+            mutate=report.mutate,
+        )
+        for w in upd.warnings:
+            self.log(w, "warning")
+        self.archive(upd.state, upd.to_archive)
+        if upd.to_archive:  # the archive list is part of the state: render again
+            upd.body = tracking.rerender(self.cfg, upd)
+        atomic_write(self.path, upd.body)
+        _fill(report, self.cfg, upd, str(self.path))
 
     def archive(self, state: SessionState, entries: Sequence[LogEntry]) -> None:
         """Append old log entries to a sibling file and remember where they went."""
@@ -41,3 +69,28 @@ class LocalTracker:
         with archive.open("a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
         state.archives.append(Archive.of(archive.name, entries))
+
+
+class NoTracker:
+    """No tracking issue: render only (``--tracker none``), or print it (``--dry-run``)."""
+
+    def __init__(
+        self, cfg: Config, *, out: Console, dry_run: bool, base: str | Path | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.out = out
+        self.dry_run = dry_run
+        self.base = Path(base) if base else None
+
+    def publish(self, report: Report) -> None:
+        upd = tracking.apply(
+            _read(self.base) if self.base else "",
+            self.cfg,
+            iteration=report.iteration,
+            verdict=report.verdict,
+            run_log=report.log,
+            mutate=report.mutate,
+        )
+        if self.dry_run:
+            self.out.block(upd.body)
+        _fill(report, self.cfg, upd, "(dry run)" if self.dry_run else "(no tracker)")

@@ -37,9 +37,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.publish.github import pending_path
+from bot.issue_format import BEGIN, END, env_marker
+from bot.publish.tracking_issue import pending_path
 from bot.sample import SampleTarget
-from bot.session import BEGIN, END, IterationRecord, SessionState, env_marker, read_state
+from bot.session import IterationRecord, SessionState, read_state
 from tests.support.github_server import MAX_BODY_CHARS, GitHubServer
 
 REPO = "octo/app"
@@ -93,9 +94,9 @@ def _state(gh: GitHubServer, number: int = 1) -> SessionState:
 
 
 def _ids(state: SessionState) -> tuple[set[str], set[str]]:
-    """(iteration ids, log ids) — archived log ids count as kept."""
+    """(run ids, log ids) — runs folded into one history row and archived log ids count."""
     logs = {e.id for e in state.log} | {i for a in state.archives for i in a.ids}
-    return {r.id for r in state.iterations}, logs
+    return state.run_ids, logs
 
 
 def _assert_kept(before: SessionState, after: SessionState, new_iterations: int = 1) -> None:

@@ -36,7 +36,8 @@ import httpx
 import pytest
 
 from bot.cli import main
-from bot.session import BEGIN, END, SessionState, env_marker, read_state
+from bot.issue_format import BEGIN, END, env_marker
+from bot.session import SessionState, read_state
 from tests.support.github_server import GitHubServer
 
 EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"

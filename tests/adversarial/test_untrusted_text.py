@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.issue_format import BEGIN, END
 from bot.sample import SampleTarget
-from bot.session import BEGIN, END, read_state
+from bot.session import read_state
 from tests.support.github_server import GitHubServer
 from tests.support.hostile import hostile
 

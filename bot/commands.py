@@ -1,0 +1,191 @@
+"""Slash commands on the tracking issue: one table of name, usage, help, who may, handler.
+
+``/help`` and the README's command table are generated from :data:`COMMANDS`, and the
+parser recognises exactly its names, so a command exists in one place. Every command needs
+``commands.min_permission`` on the repository (the permission check in :mod:`bot.events` is
+the only gate: ``issue_comment`` workflows run with secrets for any commenter).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot import history, pipeline
+from bot.checks import check_types
+from bot.config import Config
+from bot.render import code_span
+from bot.session import SessionState
+from bot.trigger import Command
+
+WHO = "commands.min_permission"
+_QUOTED_EXAMPLE = '/retest "smoke tests"'
+
+
+class CommandRun(Protocol):
+    """What a handler may do: implemented by :class:`bot.events.IssueCommands`."""
+
+    author: str
+    state: SessionState
+    failed: bool
+
+    @property
+    def cfg(self) -> Config: ...
+
+    def reply(self, body: str) -> None: ...
+
+    def rerender(self, mutate: Callable[[SessionState], None] | None = None) -> None: ...
+
+    def iterate(
+        self, opts: pipeline.RunOptions, *, carry_from: SessionState | None, cmd: Command
+    ) -> None: ...
+
+
+Handler = Callable[[CommandRun, Command], None]
+
+
+def words(text: str) -> list[str]:
+    """Arguments as a shell would split them, so ``"smoke tests"`` is one name."""
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote: plain words, never an error
+        return text.split()
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    usage: str
+    help: str
+    handler: Handler = field(repr=False)
+    who: str = WHO
+
+
+def _help(run: CommandRun, cmd: Command) -> None:
+    run.reply(help_text(run.cfg.commands.min_permission))
+
+
+def _status(run: CommandRun, cmd: Command) -> None:
+    run.rerender()
+
+
+def _why(run: CommandRun, cmd: Command) -> None:
+    if len(cmd.args) < 2 or not cmd.args[0].isdigit() or not 2 <= int(cmd.args[0]) <= 5:
+        run.failed = True
+        run.reply(
+            f"Usage: {code_span('/why <2-5> <answer>')} — e.g. "
+            f"{code_span('/why 2 the backend reads JWT_SECRET from a stale secret')}"
+        )
+        return
+    n = int(cmd.args[0])
+    answer = cmd.text.split(None, 1)[1].strip()[:1000]
+    author = run.author
+
+    def record(state: SessionState) -> None:
+        state.set_why(n, answer, author)
+        state.add_log(f"WHY {n} answered by {author}", "info")
+
+    run.rerender(record)
+
+
+def _deploy(run: CommandRun, cmd: Command) -> None:
+    run.iterate(pipeline.RunOptions(deploy=True), carry_from=None, cmd=cmd)
+
+
+def retest_plan(
+    cmd: Command, state: SessionState, cfg: Config
+) -> tuple[pipeline.RunOptions, bool] | str:
+    """Options for ``/retest``, and whether to carry over what is not rerun; or a reply."""
+    deploy_failed, failed = history.last_failed(state)
+    args = words(cmd.text)
+    names = [a.casefold() for a in args]
+    if names == ["all"]:
+        return pipeline.RunOptions(deploy=False), False
+    if names:
+        types = [ct for ct in check_types() if ct.enabled(cfg)]
+        known = {n.casefold() for ct in types for n in ct.retest_names(cfg)}
+        unknown = [a for a, n in zip(args, names, strict=True) if n not in known]
+        if unknown:
+            shown = sorted(
+                {"agent-flow", "health", "endpoints"} | {s.name for s in cfg.checks.pytest}
+            )
+            return (
+                f"Nothing to retest named {', '.join(code_span(u) for u in unknown)}. "
+                f"Known: {', '.join(code_span(n) for n in shown)} "
+                f"(quote names with spaces: {code_span(_QUOTED_EXAMPLE)})."
+            )
+        only: dict[str, Any] = {}
+        for ct in types:
+            mine = [n for n in names if n in {x.casefold() for x in ct.retest_names(cfg)}]
+            if mine:
+                part = ct.retest_selection(cfg, mine)
+                only[ct.key] = True if part is None else part
+        return pipeline.RunOptions(deploy=False, only=only), True
+    if deploy_failed:
+        return pipeline.RunOptions(deploy=True), False
+    if not failed or not state.last_iteration:
+        return pipeline.RunOptions(deploy=False), False  # nothing known to have failed: all
+    return pipeline.RunOptions(deploy=False, only=failed), True
+
+
+def _retest(run: CommandRun, cmd: Command) -> None:
+    plan = retest_plan(cmd, run.state, run.cfg)
+    if isinstance(plan, str):
+        run.failed = True
+        run.reply(plan)
+        return
+    opts, carry = plan
+    run.iterate(opts, carry_from=run.state if carry else None, cmd=cmd)
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "retest",
+        "/retest",
+        "rerun what failed in the last iteration (failed checks, the failed sessions only, "
+        "failed suites), without redeploying; what passed before is carried over",
+        _retest,
+    ),
+    CommandSpec("retest", "/retest all", "rerun every check, without redeploying", _retest),
+    CommandSpec(
+        "retest",
+        "/retest <name>…",
+        "rerun named parts: a pytest suite (any case; quote names with spaces), "
+        "`agent-flow` (or `websocket`), `health`, `endpoints` (or `api`)",
+        _retest,
+    ),
+    CommandSpec("deploy", "/deploy", "redeploy, then run a full iteration", _deploy),
+    CommandSpec(
+        "status", "/status", "refresh the issue from the stored state; runs no tests", _status
+    ),
+    CommandSpec(
+        "why",
+        "/why <2-5> <answer>",
+        "record the team's answer to that WHY; shown with author and time, kept across iterations",
+        _why,
+    ),
+    CommandSpec("help", "/help", "reply with this list", _help),
+)
+
+#: Every command word the parser recognises.
+NAMES: tuple[str, ...] = tuple(dict.fromkeys(c.name for c in COMMANDS))
+
+
+def handler(name: str) -> Handler | None:
+    return next((c.handler for c in COMMANDS if c.name == name), None)
+
+
+def table(rows: Sequence[CommandSpec] = COMMANDS) -> str:
+    """The Markdown table of commands (``/help`` and the README)."""
+    lines = ["| command | what it does |", "|---|---|"]
+    lines += [f"| `{c.usage}` | {c.help} |" for c in rows]
+    return "\n".join(lines)
+
+
+def help_text(minimum: str) -> str:
+    return (
+        f"**Golden Path Bot commands** (one per line, for collaborators with "
+        f"{code_span(minimum)} permission or more):\n\n{table()}\n"
+    )
