@@ -40,6 +40,7 @@ from bot.sample.base import (
     TargetBase,
     Verifier,
     bearer_token,
+    describe_faults,
     json_response,
     parse_fault_specs,
     wire_logger,
@@ -436,9 +437,19 @@ class SampleTarget(TargetBase["_Plan"]):
 
 def main(argv: list[str] | None = None) -> int:
     """Serve the sample target until SIGINT/SIGTERM (``python -m bot.sample``)."""
+    from bot.sample.realistic import FAULTS as REALISTIC_FAULTS
+    from bot.sample.realistic import RealisticTarget  # imports this module: not at the top
+
     parser = argparse.ArgumentParser(
         prog="python -m bot.sample",
         description="Serve the bundled sample agent-chat backend and its auth service.",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("default", "realistic"),
+        default="default",
+        help="default: five events, once each; realistic: a real platform's envelopes, "
+        "repeated events, sub-agents, noise, jwt-auth subprotocol (see bot/sample/realistic.py)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="backend port (0: any free port)")
@@ -453,14 +464,18 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"repeatable; one of: {', '.join(FAULTS)} (drop:<event>, slow:<seconds>)",
+        help=f"repeatable; default profile: {describe_faults(FAULTS)}; realistic profile: "
+        f"{describe_faults(REALISTIC_FAULTS)}",
     )
     parser.add_argument("--event-delay", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--issuer", default="auth-service")
     parser.add_argument("--audience", default="backend")
     args = parser.parse_args(argv)
+    profile: type[TargetBase[Any]] = SampleTarget
+    if args.profile == "realistic":
+        profile = RealisticTarget
     try:
-        target = SampleTarget(
+        target = profile(
             secret=args.secret,
             faults=args.fault,
             event_delay=args.event_delay,
