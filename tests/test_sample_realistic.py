@@ -253,8 +253,7 @@ def test_server_selects_jwt_auth_not_the_token(target: RealisticTarget, order: s
 def test_auth_failure_is_an_error_frame_then_1008(
     target: RealisticTarget, case: str, message: str
 ) -> None:
-    """The handshake succeeds; then {"type":"error_message","error_code":"AUTH_FAILED",...} and
-    close 1008 "Authentication failed"."""
+    """After an accepted handshake: an AUTH_FAILED error_message frame, then 1008."""
     good = target.mint_token()
     protocols = {
         "token without jwt-auth": protocols_for(good, auth=False),
@@ -313,9 +312,7 @@ def check_run(frames: list[Frame]) -> dict[str, Any]:
 
 
 def test_healthy_runs_repeat_events_nest_a_sub_agent_and_vary(target: RealisticTarget) -> None:
-    """A full cycle of runs on one connection: every run is a valid nested run with repeated
-    thoughts and paired tools, and across runs the shape varies (counts, parallel calls, other
-    runs' frames, noise)."""
+    """Every run of a full cycle is a valid nested run, and the shape varies across runs."""
     with welcomed(target) as ws:
         runs = [check_run(run_frames(ws)) for _ in range(VARIANTS)]
     assert {r["thoughts"] for r in runs} == {2, 3}
@@ -404,8 +401,7 @@ def test_fault_auth_backend_and_auth_service_disagree(target: RealisticTarget) -
 
 
 def test_fault_expired_runs_the_backend_clock_ahead(target: RealisticTarget) -> None:
-    """expired: /health time is an hour ahead; fresh tokens fail as expired, the auth service
-    still accepts them."""
+    """expired: backend clock an hour ahead, fresh tokens expired there, valid at auth."""
     target.set_faults("expired")
     assert httpx.get(f"{target.base_url}/health").json()["time"] - time.time() > 3500
     token = target.mint_token()
@@ -415,8 +411,7 @@ def test_fault_expired_runs_the_backend_clock_ahead(target: RealisticTarget) -> 
 
 
 def test_fault_auth_down_closes_the_port_and_names_it(target: RealisticTarget) -> None:
-    """auth-down: the auth port refuses, WS gets AUTH_SERVICE_UNAVAILABLE + 1008 "Auth service
-    unavailable", /api/threads 503; clearing reopens the same port."""
+    """auth-down: port refused, WS 1008 "Auth service unavailable", API 503; clear reopens."""
     port = target.auth_port
     target.set_faults("auth-down")
     with pytest.raises(httpx.ConnectError):
@@ -434,8 +429,7 @@ def test_fault_auth_down_closes_the_port_and_names_it(target: RealisticTarget) -
 
 
 def test_fault_not_ready_sends_error_then_1011(target: RealisticTarget) -> None:
-    """not-ready: {"type":"error","message":"service not ready"} then 1011, before auth;
-    /health/ready is 503 while /health stays 200."""
+    """not-ready: an error frame then 1011 before auth; readiness 503, liveness 200."""
     target.set_faults("not-ready")
     frame, code, reason = error_then_close(target, protocols_for(target.mint_token()))
     assert frame == {"type": "error", "message": "service not ready"}
@@ -487,8 +481,7 @@ def test_fault_no_final_keeps_the_connection_open(target: RealisticTarget) -> No
 
 
 def test_fault_strict_subprotocol_refuses_the_handshake(target: RealisticTarget) -> None:
-    """strict-subprotocol: without jwt-auth the handshake is HTTP 400 (not 1008 after the
-    upgrade); with it the session is healthy."""
+    """strict-subprotocol: no jwt-auth offered → HTTP 400, not 1008; offered → healthy."""
     token = target.mint_token()
     frame, code, _ = error_then_close(target, protocols_for(token, auth=False))
     assert code == 1008 and frame["error_code"] == "AUTH_FAILED"  # healthy: fails after upgrade
@@ -539,8 +532,7 @@ def test_faults_combine_and_clear(target: RealisticTarget) -> None:
 
 
 def test_fault_names_are_validated_per_profile() -> None:
-    """Realistic faults parse; the default profile's own faults and bad events are refused
-    with the valid list."""
+    """Realistic faults parse; other profiles' faults and bad events name the valid ones."""
     assert parse_realistic_faults(["no-final, drop:tool_completed", "slow:0.5"]) == (
         "no-final",
         "drop:tool_completed",
@@ -624,8 +616,7 @@ def test_serve_runs_in_the_current_loop() -> None:
 
 
 def test_cli_rejects_faults_of_the_other_profile(capsys: pytest.CaptureFixture[str]) -> None:
-    """`golden-path serve-sample --profile realistic --fault reorder` exits 2 naming the valid
-    realistic faults."""
+    """serve-sample --profile realistic exits 2 on another profile's fault, naming its own."""
     assert cli_main(["serve-sample", "--profile", "realistic", "--fault", "reorder"]) == 2
     err = capsys.readouterr().err
     assert "unknown fault 'reorder'" in err and "no-final" in err

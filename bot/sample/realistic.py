@@ -10,7 +10,8 @@ Connection (``ws://…/ws``)
     when ``jwt-auth`` is offered too; the server selects ``jwt-auth``, never the token protocol.
     The Authorization header is not read on the WebSocket (browsers cannot set it).
 
-Frames (server → client); every event is an envelope, the timestamp is epoch seconds (float)::
+Frames (server → client); every event is an envelope, the timestamp is epoch seconds (float;
+without an event delay a run goes out in one write and its frames share one)::
 
     {"type": "connection_established",
      "data": {"connection_id": "conn-…", "user_id": "<sub>", "heartbeat_interval": 25},
@@ -23,7 +24,8 @@ Frames (server → client); every event is an envelope, the timestamp is epoch s
                                          "arguments": {…}}, …}
     {"type": "tool_completed",  "data": {"run_id": R, "agent_name": "supervisor",
                                          "tool_name": "calculator", "call_id": "call_<R>_2",
-                                         "status": "success", "result": {…}}, …}
+                                         "status": "success", "result": {…},
+                                         "duration_ms": 19}, …}
     {"type": "agent_progress",  "data": {"run_id": R, "agent_name": A, "progress": 0.5,
                                          "message": …}, …}
     {"type": "agent_completed", "data": {"run_id": R, "agent_name": A, "status": "completed",
@@ -36,7 +38,7 @@ Frames (server → client); every event is an envelope, the timestamp is epoch s
     ``data.agent_name``, parent ``data.parent_agent``, tool name ``data.tool_name``, tool-call id
     ``data.call_id``.
 
-One run per ``{"type": "user_message", "payload": {"content": …}}`` (``"data"`` works too):
+One run per ``{"type": "user_message", "payload": {"content": …}}`` (the content is not read):
 ``agent_started`` (supervisor); 2–3 ``agent_thinking``; 2–3 tool calls, each ``tool_executing``
 then ``tool_completed`` with the same ``call_id`` (every third run starts two calls in parallel
 and completes them in reverse order); a nested sub-agent (``agent_started`` → ``agent_thinking``
@@ -59,8 +61,8 @@ HTTP: the backend serves ``GET /health`` (``{"status", "service", "version", "ti
 ``GET /health/ready``, ``GET /api/agents`` and ``GET /api/threads`` (``Authorization: Bearer``).
 The auth service serves ``GET /health`` and ``POST /auth/validate`` with JSON ``{"token": …}``,
 answering 200 ``{"valid": true, "claims": {…}, "user_id": …}`` or 200 ``{"valid": false,
-"reason": …}`` (a 2xx is not "valid"), 422 ``{"detail": …}`` for a body without a token. It
-runs on h11 (see ``httpserver.py``) because websockets' HTTP hook cannot read request bodies.
+"reason": …}`` (a 200 alone does not mean valid), 422 ``{"detail": …}`` for a body without a
+token. It runs on h11 (see ``httpserver.py``) because websockets' HTTP hook cannot read bodies.
 
 The backend checks tokens with its own copy of the secret (as many platforms cache the auth
 service's key), so the ``auth`` fault can make it disagree with an auth service that still says
@@ -161,8 +163,8 @@ NOT_READY_MESSAGE: Final = "service not ready"
 VERSION: Final = "2.7.1"
 SECRET_ENV: Final = "GOLDEN_PATH_DEMO_JWT_SECRET"  # = bot.demo.DEMO_SECRET_ENV
 VARIANTS: Final = 12
-"""Run shapes repeat with this period: lcm of the thought (2), tool (4), parallel (3) and
-other-run (4) cycles."""
+"""Run shapes repeat with this period: lcm of the thought (2), tool-count (4), parallel (3),
+sub-agent position (6) and other-run (4) cycles."""
 
 _TOOLS: Final[tuple[tuple[str, dict[str, Any], dict[str, Any]], ...]] = (
     ("search_documents", {"query": "2 + 2", "limit": 3}, {"hits": 3, "top": "arithmetic.md"}),
