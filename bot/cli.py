@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "serve-sample",
-        help="serve the bundled sample target (--port, --fault, --event-delay; see its -h)",
+        help="serve the bundled sample target (--profile, --port, --fault, --event-delay; see -h)",
     )
 
     sub.add_parser("schema", help="print the config file's JSON Schema")

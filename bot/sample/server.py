@@ -15,36 +15,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
-import http
-import itertools
 import json
-import logging
 import os
-import secrets
 import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from email.utils import formatdate
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import parse_qs
 
 import jwt
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from bot.sample.base import (
+    BACKLOG,
+    DEMO_SECRET,
+    EXPIRED_CLOCK_SKEW,
+    TargetBase,
+    Verifier,
+    bearer_token,
+    describe_faults,
+    json_response,
+    parse_fault_specs,
+    wire_logger,
+)
+
 __all__ = ["DEMO_SECRET", "EVENTS", "FAULTS", "SampleTarget", "main", "parse_faults"]
 
-DEMO_SECRET: Final = "golden-path-demo-secret"
 EVENTS: Final = (
     "agent_started",
     "agent_thinking",
@@ -69,25 +72,11 @@ FAULTS: Final = (
     "malformed",
     "api-error",
 )
-_FLAG_FAULTS: Final = frozenset(f for f in FAULTS if not f.endswith(":"))
-_VALID_FAULTS: Final = ", ".join(
-    {"drop:": "drop:<event>", "slow:": "slow:<seconds>"}.get(f, f) for f in FAULTS
-)
 
 AUTH_CLOSE_CODE: Final = 1008
 AUTH_CLOSE_REASON: Final = "SSOT Auth failed"
-EXPIRED_CLOCK_SKEW: Final = 3600.0
-REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "iss", "aud")
 SUBPROTOCOL_PREFIX: Final = "jwt."
 AGENT_NAME: Final = "supervisor"
-
-# A logger of our own, quiet by default: websockets logs every connection at INFO, and an
-# application that turns INFO on must not pay for that at thousands of sessions per second.
-_wire_logger = logging.getLogger("bot.sample.wire")
-_wire_logger.setLevel(logging.WARNING)
-_log = logging.getLogger(__name__)
-# asyncio's default of 100 overflows when a benchmark opens thousands of sessions at once.
-_BACKLOG: Final = 4096
 
 _EVENT_DATA: Final[dict[str, dict[str, Any]]] = {
     "agent_started": {"status": "started", "message": "Processing your request"},
@@ -124,7 +113,7 @@ class _Plan:
     """Everything a fault set changes, computed once so the per-message path only reads it."""
 
     faults: tuple[str, ...]
-    verifier: _Verifier
+    verifier: Verifier
     steps: tuple[_Step, ...]
     delay: float
     clock_offset: float
@@ -139,34 +128,7 @@ def parse_faults(specs: Iterable[str]) -> tuple[str, ...]:
     Each item may hold several comma-separated specs (handy for env vars and CI matrices).
     Returns the canonical specs in first-seen order, without duplicates.
     """
-    if isinstance(specs, str):
-        specs = (specs,)
-    seen: dict[str, None] = {}
-    for item in specs:
-        for raw in str(item).split(","):
-            spec = raw.strip().lower()
-            if not spec:
-                continue
-            name, sep, arg = spec.partition(":")
-            if not sep and spec in _FLAG_FAULTS:
-                seen[spec] = None
-            elif sep and name == "drop":
-                if arg not in EVENTS:
-                    raise ValueError(
-                        f"unknown event in fault {spec!r}; valid events: {', '.join(EVENTS)}"
-                    )
-                seen[spec] = None
-            elif sep and name == "slow":
-                try:
-                    seconds = float(arg)
-                except ValueError:
-                    seconds = -1.0
-                if not 0 <= seconds < float("inf"):
-                    raise ValueError(f"fault {spec!r} needs a number of seconds >= 0")
-                seen[f"slow:{arg}"] = None
-            else:
-                raise ValueError(f"unknown fault {spec!r}; valid faults: {_VALID_FAULTS}")
-    return tuple(seen)
+    return parse_fault_specs(specs, faults=FAULTS, events=EVENTS)
 
 
 def _build_plan(
@@ -209,7 +171,7 @@ def _build_plan(
     key = f"not-{secret}" if "auth" in flags else secret
     return _Plan(
         faults=faults,
-        verifier=_Verifier(key, issuer, audience, clock_offset),
+        verifier=Verifier(key, issuer, audience, clock_offset),
         steps=tuple(steps),
         delay=max(0.0, event_delay) + (slow[-1] if slow else 0.0),
         clock_offset=clock_offset,
@@ -220,57 +182,7 @@ def _build_plan(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tokens
-
-
-class _Verifier:
-    """JWT checks for one (secret, clock) pair; successes are cached because benchmarks reuse
-    one token across thousands of sessions and HMAC + JSON parsing would dominate otherwise."""
-
-    __slots__ = ("_audience", "_cache", "_clock_offset", "_issuer", "_key")
-    _CACHE_LIMIT = 4096
-
-    def __init__(self, key: str, issuer: str, audience: str, clock_offset: float) -> None:
-        self._key = key
-        self._issuer = issuer
-        self._audience = audience
-        self._clock_offset = clock_offset
-        self._cache: dict[str, tuple[dict[str, Any], float]] = {}
-
-    def verify(self, token: str) -> dict[str, Any]:
-        """Return the claims or raise ``jwt.InvalidTokenError`` with pyjwt's own reason."""
-        hit = self._cache.get(token)
-        if hit is None:
-            # exp is checked below against this service's clock, which a fault may skew;
-            # pyjwt always reads the real clock.
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=["HS256"],
-                audience=self._audience,
-                issuer=self._issuer,
-                options={"require": list(REQUIRED_CLAIMS), "verify_exp": False},
-            )
-            try:
-                exp = float(claims["exp"])
-            except (TypeError, ValueError, OverflowError):
-                raise jwt.DecodeError("Expiration Time claim (exp) must be an integer.") from None
-            if len(self._cache) >= self._CACHE_LIMIT:
-                self._cache.clear()
-            hit = self._cache[token] = (claims, exp)
-        claims, exp = hit
-        if exp <= time.time() + self._clock_offset:
-            raise jwt.ExpiredSignatureError("Signature has expired")
-        return claims
-
-
-def _bearer(headers: Headers) -> str | None:
-    value = headers.get("Authorization")
-    if not value:
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
+# Handshake
 
 
 def _select_subprotocol(
@@ -283,169 +195,25 @@ def _select_subprotocol(
     return None
 
 
-def _json_response(status: int, body: Any, now: float) -> Response:
-    data = json.dumps(body).encode()
-    headers = Headers(
-        [
-            ("Date", formatdate(now, usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(data))),
-        ]
-    )
-    return Response(status, http.HTTPStatus(status).phrase, headers, data)
-
-
 # ---------------------------------------------------------------------------------------------
 # The target
 
 
-class SampleTarget:
+class SampleTarget(TargetBase["_Plan"]):
     """A backend and an auth service on loopback ports, with runtime fault switches.
 
     ``start()`` serves from a background thread with its own event loop (tests, demo);
     ``await serve()`` serves in the caller's loop (CLI, benchmarks in a subprocess).
     """
 
-    def __init__(
-        self,
-        secret: str = DEMO_SECRET,
-        faults: Iterable[str] = (),
-        event_delay: float = 0.0,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        auth_port: int = 0,
-        issuer: str = "auth-service",
-        audience: str = "backend",
-    ) -> None:
-        self.secret = secret
-        self.host = host
-        self.port = port
-        self.auth_port = auth_port
-        self.issuer = issuer
-        self.audience = audience
-        self.event_delay = event_delay
-        self._true_verifier = _Verifier(secret, issuer, audience, 0.0)
-        self._plan = self._make_plan(faults)
-        self._stats = dict.fromkeys(("connections", "auth_failures", "messages", "events_sent"), 0)
-        self._ids = itertools.count(1)
-        self._id_prefix = secrets.token_hex(3)
-        self._faults_lock = threading.Lock()
-        self._life_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._auth_server: Server | None = None
-        self._auth_lock: asyncio.Lock | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+    # -- what the lifecycle needs ----------------------------------------------------------
 
-    # -- public surface --------------------------------------------------------------------
+    def _make_plan(self, faults: Iterable[str]) -> _Plan:
+        specs = parse_faults(faults)
+        return _build_plan(specs, self.event_delay, self.secret, self.issuer, self.audience)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._netloc(self.port)}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self._netloc(self.port)}/ws"
-
-    @property
-    def auth_url(self) -> str:
-        return f"http://{self._netloc(self.auth_port)}"
-
-    @property
-    def faults(self) -> tuple[str, ...]:
-        return self._plan.faults
-
-    @property
-    def stats(self) -> dict[str, int]:
-        """A snapshot: counters only grow on the server loop, so readers get a consistent copy."""
-        return dict(self._stats)
-
-    def reset_stats(self) -> None:
-        for key in self._stats:
-            self._stats[key] = 0
-
-    def mint_token(self, sub: str = "golden-path-e2e", ttl: float = 900.0, **claims: Any) -> str:
-        """A token the auth service accepts; tests and the demo need one without the bot's code."""
-        now = int(time.time())
-        payload: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + int(ttl)}
-        payload.update(iss=self.issuer, aud=self.audience)
-        payload.update(claims)
-        return jwt.encode(payload, self.secret, algorithm="HS256")
-
-    def set_faults(self, *faults: str) -> None:
-        """Replace the fault set; returns once the auth port is closed or reopened to match.
-
-        Safe from any thread. Called on the serving loop's own thread it cannot wait, so the
-        auth port follows a moment later.
-        """
-        plan = self._make_plan(faults)
-        with self._faults_lock:
-            self._plan = plan
-            loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        if self._on_loop_thread(loop):
-            task = loop.create_task(self._sync_auth_server())
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
-            return
-        try:
-            future = asyncio.run_coroutine_threadsafe(self._sync_auth_server(), loop)
-        except RuntimeError:  # the loop closed under us: stop() won the race
-            return
-        while True:
-            try:
-                future.result(timeout=0.5)
-                return
-            except concurrent.futures.CancelledError:
-                return
-            except TimeoutError:
-                if loop.is_closed():
-                    future.cancel()
-                    return
-
-    def start(self) -> Self:
-        """Serve from a background thread; returns once both ports are listening."""
-        with self._life_lock:
-            if self._thread is not None:
-                return self
-            ready = threading.Event()
-            self._startup_error = None
-            thread = threading.Thread(
-                target=self._thread_main, args=(ready,), name="sample-target", daemon=True
-            )
-            thread.start()
-            ready.wait()
-            if self._startup_error is not None:
-                thread.join()
-                error, self._startup_error = self._startup_error, None
-                raise error
-            self._thread = thread
-        return self
-
-    def stop(self) -> None:
-        """Close both servers and every connection, then join the thread; idempotent."""
-        with self._life_lock:
-            loop, stopping, thread = self._loop, self._stopping, self._thread
-            if loop is not None and stopping is not None and not loop.is_closed():
-                if self._on_loop_thread(loop):
-                    stopping.set()
-                else:
-                    with contextlib.suppress(RuntimeError):
-                        loop.call_soon_threadsafe(stopping.set)
-            if thread is not None and thread is not threading.current_thread():
-                thread.join()
-                self._thread = None
-
-    async def serve(self, on_ready: Callable[[], object] | None = None) -> None:
-        """Serve in the running loop until cancelled or ``stop()``; ``on_ready`` once listening."""
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        self._auth_lock = asyncio.Lock()
-        backend = await serve(
+    async def _open_backend(self) -> Server:
+        return await serve(
             self._handle_ws,
             self.host,
             self.port,
@@ -454,54 +222,12 @@ class SampleTarget:
             server_header="golden-path-sample",
             ping_interval=None,
             close_timeout=2,
-            logger=_wire_logger,
-            backlog=_BACKLOG,
+            logger=wire_logger,
+            backlog=BACKLOG,
         )
-        try:
-            self.port = backend.sockets[0].getsockname()[1]
-            await self._open_auth_server()
-            with self._faults_lock:
-                self._loop, self._stopping = loop, stopping
-            await self._sync_auth_server()
-            if on_ready is not None:
-                on_ready()
-            await stopping.wait()
-        finally:
-            stopping.set()
-            with self._faults_lock:
-                self._loop = None
-            await self._shutdown(backend)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"SampleTarget({self.base_url!r}, faults={self.faults!r})"
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def _thread_main(self, ready: threading.Event) -> None:
-        try:
-            with asyncio.Runner() as runner:
-                runner.run(self.serve(on_ready=ready.set))
-        except BaseException as exc:
-            if ready.is_set():
-                _log.exception("sample target crashed")
-            else:
-                self._startup_error = exc
-        finally:
-            ready.set()
-
-    async def _open_auth_server(self) -> None:
-        self._auth_server = await serve(
+    async def _open_auth(self) -> Server:
+        return await serve(
             self._reject_ws,
             self.host,
             self.auth_port,
@@ -509,64 +235,8 @@ class SampleTarget:
             compression=None,
             server_header="golden-path-sample-auth",
             ping_interval=None,
-            logger=_wire_logger,
+            logger=wire_logger,
         )
-        self.auth_port = self._auth_server.sockets[0].getsockname()[1]
-
-    async def _sync_auth_server(self) -> None:
-        """Make the auth port's state match the ``auth-down`` switch (idempotent)."""
-        assert self._auth_lock is not None
-        async with self._auth_lock:
-            if self._stopping is None or self._stopping.is_set():
-                return
-            down = self._plan.auth_down
-            if down and self._auth_server is not None:
-                server, self._auth_server = self._auth_server, None
-                server.close()
-                await server.wait_closed()
-            elif not down and self._auth_server is None:
-                await self._open_auth_server()
-
-    async def _shutdown(self, backend: Server) -> None:
-        for task in list(self._pending):
-            task.cancel()
-        servers = [backend]
-        assert self._auth_lock is not None
-        async with self._auth_lock:  # an auth-down toggle in flight must not reopen the port
-            if self._auth_server is not None:
-                servers.append(self._auth_server)
-                self._auth_server = None
-        for server in servers:
-            server.close()
-        closed = asyncio.ensure_future(asyncio.gather(*(s.wait_closed() for s in servers)))
-        # A client that stopped reading keeps its handler blocked on a full socket; don't let
-        # it hold stop() hostage.
-        done, _ = await asyncio.wait([closed], timeout=1.0)
-        if not done:
-            for server in servers:
-                for task in server.handler_tasks:
-                    task.cancel()
-            await closed
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _make_plan(self, faults: Iterable[str]) -> _Plan:
-        specs = parse_faults(faults)
-        return _build_plan(specs, self.event_delay, self.secret, self.issuer, self.audience)
-
-    def _netloc(self, port: int) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{port}"
-
-    def _next_id(self, kind: str) -> str:
-        return f"{kind}-{self._id_prefix}-{next(self._ids)}"
-
-    @staticmethod
-    def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-        try:
-            return asyncio.get_running_loop() is loop
-        except RuntimeError:
-            return False
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -577,15 +247,13 @@ class SampleTarget:
         plan = self._plan
         now = time.time() + plan.clock_offset
         if path not in ("/health", "/api/status", "/api/threads"):
-            return _json_response(404, {"error": f"Not found: {path}"}, now)
+            return json_response(404, {"error": f"Not found: {path}"}, now)
         if request.method != "GET":
-            return _json_response(405, {"error": "Method not allowed"}, now)
+            return json_response(405, {"error": "Method not allowed"}, now)
         if path == "/health":
             if plan.health_down:
-                return _json_response(503, {"status": "unhealthy", "service": "backend"}, now)
-            return _json_response(
-                200, {"status": "healthy", "service": "backend", "time": now}, now
-            )
+                return json_response(503, {"status": "unhealthy", "service": "backend"}, now)
+            return json_response(200, {"status": "healthy", "service": "backend", "time": now}, now)
         if path == "/api/status":
             body = {
                 "status": "ok",
@@ -594,43 +262,43 @@ class SampleTarget:
                 "events": list(EVENTS),
                 "time": now,
             }
-            return _json_response(200, body, now)
-        token = _bearer(request.headers)
+            return json_response(200, body, now)
+        token = bearer_token(request.headers)
         if token is None:
-            return _json_response(401, {"error": "No token provided"}, now)
+            return json_response(401, {"error": "No token provided"}, now)
         if plan.auth_down:
-            return _json_response(503, {"error": "Auth service unavailable"}, now)
+            return json_response(503, {"error": "Auth service unavailable"}, now)
         try:
             claims = plan.verifier.verify(token)
         except jwt.InvalidTokenError as exc:
-            return _json_response(401, {"error": str(exc)}, now)
+            return json_response(401, {"error": str(exc)}, now)
         if plan.api_error:
-            return _json_response(500, {"error": "Internal server error"}, now)
+            return json_response(500, {"error": "Internal server error"}, now)
         threads = [
             {"id": "thread-1", "title": "What is 2 + 2?", "user_id": claims["sub"]},
             {"id": "thread-2", "title": "Golden path smoke test", "user_id": claims["sub"]},
         ]
-        return _json_response(200, threads, now)
+        return json_response(200, threads, now)
 
     def _auth_http(self, connection: ServerConnection, request: Request) -> Response:
         path, _, _ = request.path.partition("?")
         now = time.time()
         if path == "/health":
             if request.method != "GET":
-                return _json_response(405, {"error": "Method not allowed"}, now)
-            return _json_response(200, {"status": "healthy", "service": "auth", "time": now}, now)
+                return json_response(405, {"error": "Method not allowed"}, now)
+            return json_response(200, {"status": "healthy", "service": "auth", "time": now}, now)
         if path != "/auth/validate":
-            return _json_response(404, {"error": f"Not found: {path}"}, now)
+            return json_response(404, {"error": f"Not found: {path}"}, now)
         if request.method not in ("POST", "GET"):
-            return _json_response(405, {"error": "Method not allowed"}, now)
-        token = _bearer(request.headers)
+            return json_response(405, {"error": "Method not allowed"}, now)
+        token = bearer_token(request.headers)
         if token is None:
-            return _json_response(401, {"valid": False, "error": "No token provided"}, now)
+            return json_response(401, {"valid": False, "error": "No token provided"}, now)
         try:
             claims = self._true_verifier.verify(token)
         except jwt.InvalidTokenError as exc:
-            return _json_response(401, {"valid": False, "error": str(exc)}, now)
-        return _json_response(200, {"valid": True, "claims": claims}, now)
+            return json_response(401, {"valid": False, "error": str(exc)}, now)
+        return json_response(200, {"valid": True, "claims": claims}, now)
 
     # -- WebSocket -------------------------------------------------------------------------
 
@@ -643,7 +311,7 @@ class SampleTarget:
     ) -> tuple[dict[str, Any] | None, str, str]:
         request = ws.request
         assert request is not None
-        token = _bearer(request.headers)
+        token = bearer_token(request.headers)
         if token is None:
             subprotocol = ws.subprotocol
             if subprotocol is not None and subprotocol.startswith(SUBPROTOCOL_PREFIX):
@@ -769,9 +437,19 @@ class SampleTarget:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve the sample target until SIGINT/SIGTERM (``python -m bot.sample``)."""
+    from bot.sample.realistic import FAULTS as REALISTIC_FAULTS
+    from bot.sample.realistic import RealisticTarget  # imports this module: not at the top
+
     parser = argparse.ArgumentParser(
         prog="python -m bot.sample",
         description="Serve the bundled sample agent-chat backend and its auth service.",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("default", "realistic"),
+        default="default",
+        help="default: five events, once each; realistic: a real platform's envelopes, "
+        "repeated events, sub-agents, noise, jwt-auth subprotocol (see bot/sample/realistic.py)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="backend port (0: any free port)")
@@ -786,14 +464,18 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"repeatable; one of: {', '.join(FAULTS)} (drop:<event>, slow:<seconds>)",
+        help=f"repeatable; default profile: {describe_faults(FAULTS)}; realistic profile: "
+        f"{describe_faults(REALISTIC_FAULTS)}",
     )
     parser.add_argument("--event-delay", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--issuer", default="auth-service")
     parser.add_argument("--audience", default="backend")
     args = parser.parse_args(argv)
+    profile: type[TargetBase[Any]] = SampleTarget
+    if args.profile == "realistic":
+        profile = RealisticTarget
     try:
-        target = SampleTarget(
+        target = profile(
             secret=args.secret,
             faults=args.fault,
             event_delay=args.event_delay,
