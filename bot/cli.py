@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve-sample"]:  # its own parser takes every option after the verb
-        from bot.sample.server import main as serve_main
+        from bot.sample.serve import main as serve_main
 
         return serve_main(argv[1:])
     parser = build_parser()

@@ -9,7 +9,8 @@ repeated events, sub-agents, noise and subprotocol auth; see ``realistic.py``).
 from bot.sample.realistic import FAULTS as REALISTIC_FAULTS
 from bot.sample.realistic import RealisticTarget, realistic_config, token_subprotocol
 from bot.sample.realistic import parse_faults as parse_realistic_faults
-from bot.sample.server import DEMO_SECRET, EVENTS, FAULTS, SampleTarget, main, parse_faults
+from bot.sample.serve import main
+from bot.sample.server import DEMO_SECRET, EVENTS, FAULTS, SampleTarget, parse_faults
 
 __all__ = [
     "DEMO_SECRET",

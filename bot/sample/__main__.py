@@ -1,5 +1,5 @@
 """``python -m bot.sample``: serve the sample target until interrupted."""
 
-from bot.sample.server import main
+from bot.sample.serve import main
 
 raise SystemExit(main())
