@@ -1,10 +1,14 @@
-"""Render the configuration reference in README.md from the config models, so it cannot drift.
+"""Render README.md's reference tables from the code's own tables, so they cannot drift.
 
-The single source is :func:`bot.config.config_schema`: it carries every key as written in the file
-(``json``, not ``json_body``), the field docstrings as descriptions, and duration defaults already
-as text. This module only turns it into Markdown tables and keeps README.md's copy current:
+Each generated block sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` lines:
 
-    python -m bot.docs           # rewrite the block between the config-reference markers
+- ``config-reference``: every config key, from :func:`bot.config.config_schema` (keys as written
+  in the file, field docstrings as descriptions, duration defaults as text);
+- ``commands``: the slash commands, from :data:`bot.commands.COMMANDS` (``/help`` shows the same);
+- ``statuses``: every status the bot reports, from :data:`bot.verdict.STATUSES`;
+- ``template-context``: the names templates may use, from :data:`bot.report.CONTEXT_DOCS`.
+
+    python -m bot.docs           # rewrite every block
     python -m bot.docs --check   # exit 1 when README.md is stale (for CI and tests)
 """
 
@@ -29,6 +33,7 @@ __all__ = [
     "END_MARKER",
     "GENERATED_NOTE",
     "README",
+    "BLOCKS",
     "Row",
     "config_reference",
     "main",
@@ -369,26 +374,67 @@ def config_reference() -> str:
 # ------------------------------------------------------------------------------ README sync
 
 
-def _replace_block(text: str, block: str, source: str) -> str:
-    if text.count(BEGIN_MARKER) != 1 or text.count(END_MARKER) != 1:
-        raise ValueError(
-            f"{source}: needs exactly one {BEGIN_MARKER} and one {END_MARKER} line — restore them"
-        )
-    head, rest = text.split(BEGIN_MARKER)
-    _, tail = rest.split(END_MARKER)
+def commands_table() -> str:
+    """The slash commands, as ``/help`` answers them."""
+    from bot.commands import table
+
+    return f"{GENERATED_NOTE}\n\n{table()}"
+
+
+def statuses_table() -> str:
+    """Every status, with the words every output uses for it."""
+    from bot.verdict import STATUSES
+
+    lines = [
+        GENERATED_NOTE,
+        "",
+        "| `status` output | headline (issue, summary, console) | what it means | exit code |",
+        "|---|---|---|---|",
+    ]
+    for status, info in STATUSES.items():
+        lines.append(f"| `{status}` | {info.headline} | {info.meaning} | {info.exit_code} |")
+    return "\n".join(lines)
+
+
+def context_table() -> str:
+    """The names a template override may use."""
+    from bot.report import CONTEXT_DOCS
+
+    lines = [GENERATED_NOTE, "", "| name | what it holds |", "|---|---|"]
+    lines += [f"| `{name}` | {doc} |" for name, doc in CONTEXT_DOCS.items()]
+    return "\n".join(lines)
+
+
+#: Generated README blocks: marker name → what renders it.
+BLOCKS = {
+    "config-reference": config_reference,
+    "commands": commands_table,
+    "statuses": statuses_table,
+    "template-context": context_table,
+}
+
+
+def _replace_block(text: str, block: str, source: str, name: str = "config-reference") -> str:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise ValueError(f"{source}: needs exactly one {begin} and one {end} line — restore them")
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
     if not tail.startswith("\n") and tail:
-        raise ValueError(f"{source}: {END_MARKER} must end its line")
-    return f"{head}{BEGIN_MARKER}\n{block.rstrip()}\n\n{END_MARKER}{tail}"
+        raise ValueError(f"{source}: {end} must end its line")
+    return f"{head}{begin}\n{block.rstrip()}\n\n{end}{tail}"
 
 
 def update_readme(path: str | os.PathLike[str] = README, check: bool = False) -> bool:
-    """Put :func:`config_reference` between the README's markers; True if that changed it.
+    """Put every generated block between its README markers; True if that changed anything.
 
     With ``check=True`` nothing is written: the answer alone says whether the README is stale.
     """
     file = Path(path)
     text = file.read_text(encoding="utf-8")
-    new = _replace_block(text, config_reference(), os.fspath(path))
+    new = text
+    for name, render_block in BLOCKS.items():
+        new = _replace_block(new, render_block(), os.fspath(path), name)
     if new == text:
         return False
     if not check:
@@ -400,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m bot.docs [--check] [--readme PATH]``; exit 1 in check mode when stale."""
     parser = argparse.ArgumentParser(
         prog="python -m bot.docs",
-        description="Regenerate the README's configuration reference from bot/config/models.py.",
+        description="Regenerate the README's generated blocks (config, commands, statuses, "
+        "template context).",
     )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if README is stale"
@@ -417,11 +464,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         if changed:
             print(
-                f"{args.readme}: the configuration reference is stale — run python -m bot.docs",
+                f"{args.readme}: a generated block is stale — run python -m bot.docs",
                 file=sys.stderr,
             )
             return 1
-        print(f"{args.readme}: configuration reference is up to date")
+        print(f"{args.readme}: generated blocks are up to date")
         return 0
     print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     return 0

@@ -36,7 +36,7 @@ class RunOptions:
     sessions: int | None = None  # overrides checks.agent_flow.sessions
     shard: tuple[int, int] | None = None  # (k, n), 1-based k
     trigger: str = "manual"
-    progress: Callable[[int, int], None] | None = None
+    progress: Callable[[int, int, int], None] | None = None
 
 
 def mint(cfg: Config, env: Mapping[str, str]) -> str | None:
@@ -162,7 +162,14 @@ async def _run(
     base = cfg.base_url(deployed)
     token = mint(cfg, settings.env)
     ctx = CheckContext(
-        cfg, base, token, log, shard=opts.shard, sessions=opts.sessions, progress=opts.progress
+        cfg,
+        base,
+        token,
+        log,
+        env=settings.env,
+        shard=opts.shard,
+        sessions=opts.sessions,
+        progress=opts.progress,
     )
     # A shard runs its slice of the sessions; other checks run once, in shard 1, so
     # combined results count them once.

@@ -14,7 +14,6 @@ returns early unless there is something to draw.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -40,8 +39,11 @@ def _isatty(stream: object) -> bool:
 
 
 def mode_for(stream: object, env: Mapping[str, str] | None = None) -> str:
-    """'bar' on an interactive terminal, 'lines' in CI or when piped, 'off' when asked."""
-    env = os.environ if env is None else env
+    """'bar' on an interactive terminal, 'lines' in CI or when piped, 'off' when asked.
+
+    ``env`` is the bot's settings' environment (never read from the process here).
+    """
+    env = {} if env is None else env
     forced = env.get(ENV_MODE, "").strip().lower()
     if forced in MODES:
         return forced
@@ -72,15 +74,25 @@ class Progress:
         self._drawn = -1  # the percentage on screen
         self._open = False  # a bar line without its newline yet
         self._finished = False
+        self._passed: int | None = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, passed: int | None = None) -> None:
+        """``done`` sessions finished so far, ``passed`` of them passed (when known).
+
+        Both numbers are shown: "100/100 done" must never read as "100/100 passed".
+        """
         if self.mode == "off" or total <= 0:
             return
         done = min(max(done, 0), total)
+        self._passed = passed
         if self.mode == "bar":
             self._bar(done, total)
         else:
             self._line(done, total)
+
+    def _counts(self, done: int, total: int) -> str:
+        passed = "" if self._passed is None else f", {self._passed} passed"
+        return f"{done}/{total} done{passed}"
 
     def _bar(self, done: int, total: int) -> None:
         pct = done * 100 // total
@@ -92,7 +104,8 @@ class Progress:
         filled = pct * BAR_WIDTH // 100
         bar = "█" * filled + "·" * (BAR_WIDTH - filled)
         finished = done == total
-        self.stream.write(f"\r{self.label} {bar} {done}/{total}" + ("\n" if finished else ""))
+        line = f"\r{self.label} {bar} {self._counts(done, total)}"
+        self.stream.write(line + ("\n" if finished else ""))
         self.stream.flush()
         self._open = not finished
         self._finished = finished
@@ -108,7 +121,7 @@ class Progress:
         self._finished = finished
         elapsed = now - self._start
         rate = f" ({done / elapsed:.0f}/s)" if elapsed > 0 else ""
-        self.stream.write(f"{self.label}: {done}/{total}{rate}\n")
+        self.stream.write(f"{self.label}: {self._counts(done, total)}{rate}\n")
         self.stream.flush()
 
     def close(self) -> None:

@@ -121,11 +121,9 @@ class Run:
         raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
     def progress(self) -> Progress:
-        return Progress("golden path", mode=self._progress_mode())
-
-    def _progress_mode(self) -> str | None:
+        """A bar on a terminal, lines in CI, or what ``GOLDEN_PATH_PROGRESS`` says."""
         s = self.settings
-        return s.progress or ("lines" if s.ci else None)
+        return Progress("golden path", mode=s.progress or ("lines" if s.ci else None))
 
     def iterate(
         self,

@@ -52,7 +52,8 @@ STATUSES: Mapping[str, StatusInfo] = {
     ),
     BLOCKED: StatusInfo(
         "CRITICAL BLOCKER - FIVE WHYS ANALYSIS REQUIRED",
-        "no golden-path test passed (or the service is down and none could run)",
+        "no golden-path test passed, or the agent flow failed every session (or the service "
+        "is down and none could run)",
         1,
     ),
     DEPLOY_FAILED: StatusInfo(

@@ -599,10 +599,10 @@ def test_jwt_secret_comes_from_environment() -> None:
         )
 
 
-def test_jwt_secret_defaults_to_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without an explicit mapping the process environment is used."""
-    monkeypatch.setenv("GP_TEST_SECRET", "abc")
-    assert Jwt(secret_env="GP_TEST_SECRET").secret() == "abc"
+def test_jwt_secret_comes_from_the_mapping_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret is read from the settings' environment, never the process's directly."""
+    monkeypatch.setenv("GP_TEST_SECRET", "from-the-process")
+    assert Jwt(secret_env="GP_TEST_SECRET").secret({"GP_TEST_SECRET": "abc"}) == "abc"
 
 
 def test_base_url_precedence() -> None:

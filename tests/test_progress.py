@@ -60,15 +60,12 @@ def test_streams_without_a_working_isatty_get_lines() -> None:
     assert mode_for(ClosedStream(), {}) == "lines"
 
 
-def test_mode_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+def test_mode_follows_the_environment_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mode comes from the settings' environment, never from the process's own."""
     monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
-    assert Progress("x", stream=FakeStream(True)).mode == "off"
-    monkeypatch.delenv("GOLDEN_PATH_PROGRESS")
     assert Progress("x", stream=FakeStream(True)).mode == "bar"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert Progress("x", stream=FakeStream(True)).mode == "lines"
+    assert Progress("x", stream=FakeStream(True), env={"GOLDEN_PATH_PROGRESS": "off"}).mode == "off"
+    assert Progress("x", stream=FakeStream(True), env={"GITHUB_ACTIONS": "true"}).mode == "lines"
 
 
 def test_bar_on_a_terminal_redraws_per_percent_and_never_prints_lines() -> None:
@@ -80,10 +77,10 @@ def test_bar_on_a_terminal_redraws_per_percent_and_never_prints_lines() -> None:
         progress(done, 1000)
     text = out.getvalue()
     assert text.count("\r") == 101  # once per percent (0..100), not once per session
-    assert text.count("\n") == 1 and text.endswith(" 1000/1000\n")  # only the last one ends
+    assert text.count("\n") == 1 and text.endswith(" 1000/1000 done\n")  # only the last one ends
     assert "(" not in text  # no rate lines
     last = text.rsplit("\r", 1)[1]
-    assert last == "golden path " + "█" * 30 + " 1000/1000\n"
+    assert last == "golden path " + "█" * 30 + " 1000/1000 done\n"
     progress(1000, 1000)  # a repeated final call draws nothing more
     assert out.getvalue() == text
 
@@ -92,9 +89,9 @@ def test_bar_close_ends_an_unfinished_line() -> None:
     out = FakeStream(True)
     progress = Progress("gp", stream=out, env={})
     progress(3, 10)
-    assert out.getvalue() == "\rgp " + "█" * 9 + "·" * 21 + " 3/10"
+    assert out.getvalue() == "\rgp " + "█" * 9 + "·" * 21 + " 3/10 done"
     progress.close()
-    assert out.getvalue().endswith(" 3/10\n")
+    assert out.getvalue().endswith(" 3/10 done\n")
     progress.close()  # idempotent
     assert out.getvalue().count("\n") == 1
 
@@ -109,10 +106,10 @@ def test_lines_in_ci_every_interval_and_at_the_end_never_a_bar() -> None:
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue()
     assert lines == [
-        "golden path: 25/100 (5/s)",
-        "golden path: 50/100 (5/s)",
-        "golden path: 75/100 (5/s)",
-        "golden path: 100/100 (5/s)",
+        "golden path: 25/100 done (5/s)",
+        "golden path: 50/100 done (5/s)",
+        "golden path: 75/100 done (5/s)",
+        "golden path: 100/100 done (5/s)",
     ]
     progress(100, 100)
     assert len(out.getvalue().splitlines()) == 4  # the final line once
@@ -125,7 +122,7 @@ def test_lines_for_a_fast_run_print_only_the_final_line() -> None:
     progress = Progress("gp", stream=out, clock=clock, interval_s=5.0, env={})
     for done in range(1, 501):
         progress(done, 500)  # the clock never moves
-    assert out.getvalue() == "gp: 500/500\n"
+    assert out.getvalue() == "gp: 500/500 done\n"
 
 
 def test_off_writes_nothing() -> None:
@@ -142,5 +139,14 @@ def test_explicit_mode_and_degenerate_counts() -> None:
     progress = Progress("gp", stream=out, mode="bar", env={})
     progress(0, 0)  # nothing to do: nothing drawn
     progress(12, 10)  # over the total: clamped
-    assert out.getvalue().endswith(" 10/10\n")
+    assert out.getvalue().endswith(" 10/10 done\n")
     assert Progress("gp", stream=out, mode="nonsense", env={}).mode == "lines"
+
+
+def test_done_and_passed_are_never_confused() -> None:
+    """With the pass count known, a line says "done" and "passed" apart: 100/100 done, 0 passed."""
+    out, clock = FakeStream(False), Clock()
+    progress = Progress("golden path", stream=out, clock=clock, env={"CI": "true"})
+    clock.now += 10
+    progress(100, 100, 0)
+    assert out.getvalue() == "golden path: 100/100 done, 0 passed (10/s)\n"

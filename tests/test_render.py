@@ -208,3 +208,40 @@ def test_code_span_survives_backticks() -> None:
     """code spans use a fence longer than any backtick run inside."""
     assert render.code_span("a`b") == "``a`b``"
     assert render.code_span("`x`") == "`` `x` ``"
+
+
+def test_packaged_templates_use_only_documented_names() -> None:
+    """Every name the packaged templates read is in the README's template-context table."""
+    import jinja2.meta
+    import jinja2.nodes
+
+    env = render.environment()
+    names: set[str] = set()
+    for path in render.template_dir().glob("*.j2"):
+        tree = env.parse(path.read_text())
+        local = {n.target.name for n in tree.find_all(jinja2.nodes.Assign)}  # {% set %}
+        names |= jinja2.meta.find_undeclared_variables(tree) - local
+    assert names <= set(report.CONTEXT_DOCS), names - set(report.CONTEXT_DOCS)
+
+
+def test_a_user_template_with_the_documented_names_renders(tmp_path: Path) -> None:
+    """An override that reads every documented name renders (the context is a stable API)."""
+    overrides = tmp_path / "tpl"
+    overrides.mkdir()
+    lines = [f"{name}: {{{{ {name} is defined }}}}" for name in report.CONTEXT_DOCS]
+    lines += [
+        "status={{ verdict.status }} failed={{ verdict.counts.failed }}",
+        "{% for w in whys %}WHY {{ w.n }}{% endfor %}",
+        "{% for r in rows %}row {{ r.iterations }} {{ r.status }}{% endfor %}",
+        "{% for t in trend %}{{ t.share }}%{% endfor %}",
+        "since={{ session.started_at | time }} progress={{ progress.passing }}/{{ progress.run }}",
+    ]
+    (overrides / "issue.md.j2").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = parse_config({"environment": "staging", "tracking": {"templates": str(overrides)}})
+    it = _iteration(10, failing=True, at="2025-09-09T22:15:00")
+    state = _session()
+    owned = report.owned_section(cfg, state, it, judge(it, cfg))
+    for name in report.CONTEXT_DOCS:
+        assert f"{name}: True" in owned
+    assert "status=blocked failed=10" in owned
+    assert "WHY 1WHY 2WHY 3WHY 4WHY 5" in owned

@@ -70,7 +70,7 @@ DEFAULT_EVENTS = (
     "agent_completed",
 )
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, int], None]
 _UNREACHABLE_ERRNOS = {
     errno.EHOSTUNREACH,
     errno.ENETUNREACH,
@@ -495,7 +495,7 @@ async def run_agent_flow(
         agg.add(session)
         done += 1
         if progress is not None:
-            progress(done, total)
+            progress(done, total, agg.summary.passed)
 
     started = time.perf_counter()
     await _run_pool(spec, todo, concurrency, on_session)

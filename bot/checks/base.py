@@ -12,7 +12,7 @@ type, so adding one is a module implementing :class:`CheckType` plus its config 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 Log = Callable[[str, str], None]
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, int], None]
 
 PASSED, FAILED, ERRORED, SKIPPED = "passed", "failed", "errored", "skipped"
 
@@ -81,6 +81,7 @@ class CheckContext:
     base_url: str | None
     token: str | None
     log: Log
+    env: Mapping[str, str] = field(default_factory=dict)  # what child processes inherit
     shard: tuple[int, int] | None = None
     sessions: int | None = None  # overrides checks.agent_flow.sessions
     progress: Progress | None = None

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +136,7 @@ async def run_suite(
     retries: int,
     log: Log,
     concurrency: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> SuiteResult:
     """Run one configured suite; failed tests are rerun up to ``retries`` times.
 
@@ -143,7 +144,7 @@ async def run_suite(
     run again, whatever rootdir, classes or parametrisation their node ids involve.
     """
     started = time.perf_counter()
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)  # the suite inherits the bot's environment
     env.update({ENV_BASE_URL: base_url or "", ENV_WS_URL: ws_url or "", ENV_TOKEN: token or ""})
     if concurrency is not None:  # the plugin prefetches sessions with the flow's bound
         env[ENV_CONCURRENCY] = str(concurrency)
@@ -247,6 +248,7 @@ class PytestCheck(CheckType):
                 retries=cfg.retries.failed,
                 log=ctx.log,
                 concurrency=flow.concurrency if flow else None,
+                env=ctx.env,
             )
             (outcome,) = self.outcomes([result])
             ctx.log(f"suite {suite.name}: {outcome.detail}", "success" if outcome.ok else "error")

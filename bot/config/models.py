@@ -8,7 +8,6 @@ the documentation: they become the JSON Schema's descriptions and the README's r
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -238,14 +237,13 @@ class Jwt(_Model):
     def _check_secret_env(cls, value: str) -> str:
         return _env_name(value)
 
-    def secret(self, env: Mapping[str, str] | None = None) -> str:
-        """The signing secret from the environment (``os.environ`` unless given).
+    def secret(self, env: Mapping[str, str]) -> str:
+        """The signing secret from the bot's settings' environment.
 
         Raised here rather than at load time: a config is valid without the secret, and
         ``--dry-run`` or a run without the agent flow must not need it.
         """
-        source = os.environ if env is None else env
-        value = source.get(self.secret_env, "")
+        value = env.get(self.secret_env, "")
         if not value:
             raise ConfigError(
                 f"auth.jwt.secret_env: environment variable {self.secret_env} is not set — "

@@ -66,12 +66,6 @@ class GitHubActions:
         self.env = dict(env)
         self._stream = stream
 
-    @classmethod
-    def from_env(cls, stream: TextIO | None = None) -> GitHubActions:
-        import os
-
-        return cls(os.environ, stream)
-
     @property
     def stream(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stdout
