@@ -30,10 +30,10 @@ from bot.duration import DURATION_PATTERN, format_duration
 
 __all__ = [
     "BEGIN_MARKER",
+    "BLOCKS",
     "END_MARKER",
     "GENERATED_NOTE",
     "README",
-    "BLOCKS",
     "Row",
     "config_reference",
     "main",
