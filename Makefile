@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint fmt bench golden docs clean
+.PHONY: demo test lint fmt bench golden docs screenshots clean
 
 # Two stamps: `make demo` needs only the bot (+ uvloop); `make test` adds the dev tools.
 $(BIN)/python:
@@ -41,5 +41,8 @@ golden: $(VENV)/.installed-dev  ## regenerate the golden files on purpose, then 
 docs: $(VENV)/.installed-dev  ## regenerate the README's configuration reference
 	$(BIN)/python -m bot.docs
 
+screenshots: $(VENV)/.installed-dev  ## redraw docs/*.png from the demo (needs chromium and npm)
+	$(BIN)/python -m tools.screenshots
+
 clean:
-	rm -rf $(VENV) .golden-path build dist *.egg-info
+	rm -rf $(VENV) .golden-path .cache build dist *.egg-info

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot import __version__
 from bot.runtime import (
     DEFAULT_CONFIG,
     DEFAULT_OUT,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tracking issue current.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug lines")
+    parser.add_argument("--version", action="version", version=f"golden-path {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run one iteration against the bundled sample target")

@@ -136,8 +136,11 @@ def test_every_file_is_audited() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_shipped_file_is_hardened(path: Path) -> None:
-    """The action and every workflow break no hardening rule."""
-    assert audit(parse(path.read_text(encoding="utf-8"))) == []
+    """The action and every workflow break no hardening rule (the release job alone writes)."""
+    expected = (
+        ["permissions-excess: jobs.release: contents: write"] if path.name == "release.yml" else []
+    )
+    assert audit(parse(path.read_text(encoding="utf-8"))) == expected
 
 
 # -- the checker catches what it claims to -----------------------------------------------------
