@@ -243,7 +243,7 @@ def test_summary_counts_passes_and_latency(sample: SampleTarget, spec: FlowSpec)
     """200 passing sessions: counted, every event seen 200 times, percentiles filled."""
     ticks: list[tuple[int, int]] = []
     summary = asyncio.run(
-        run_agent_flow(spec, 200, concurrency=50, progress=lambda d, t: ticks.append((d, t)))
+        run_agent_flow(spec, 200, concurrency=50, progress=lambda d, t, p: ticks.append((d, t)))
     )
     assert summary.total == 200 and summary.passed == 200 and summary.failures == []
     assert summary.event_seen == dict.fromkeys(DEFAULT_EVENTS, 200)
@@ -272,7 +272,7 @@ def test_session_passing_on_retry_is_flaky(sample: SampleTarget, spec: FlowSpec)
     sample.set_faults("drop:agent_thinking")
     ticks: list[int] = []
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, passed: int) -> None:
         ticks.append(done)
         if done == total:  # the first pass is over: the target recovers before the retry
             sample.set_faults()

@@ -113,7 +113,7 @@ def test_demo_continues_the_session_across_runs(tmp_path: Path) -> None:
     state = read_state(body)
     assert state is not None and [r.status for r in state.iterations] == ["blocked", "passing"]
     assert "### ✅ BLOCKER RESOLVED" in body
-    assert "```mermaid\nxychart-beta" in body
+    assert "```mermaid\n%%{init:" in body and "\nxychart-beta\n" in body
     assert "line [0, 100]" in body  # the passing share per iteration, in %
 
 

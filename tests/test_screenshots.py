@@ -121,7 +121,7 @@ def test_the_progress_chart_draws(blocked: tuple[Issue, Rendered, Path]) -> None
     assert chart is not None, "the ```mermaid block was left as text"
     assert chart["role"] == "xychart"
     assert chart["plotted"] >= 1, "axes but no line"
-    assert {"1", "2", "passing"} <= set(chart["labels"])
+    assert {"1", "2", "iteration", "passing %", "100"} <= set(chart["labels"])
     assert chart["width"] > 300 and chart["height"] > 200
 
 
