@@ -14,13 +14,32 @@ from bot.results import AuthEvidence, DeployResult, Iteration, Kind
 
 
 @functools.cache
-def check_types() -> tuple[CheckType, ...]:
-    """Every check type, cheapest first (imported on first use: they pull in httpx, websockets)."""
+def _builtin() -> tuple[CheckType, ...]:
+    """The packaged check types, cheapest first (imported on first use: httpx, websockets)."""
     from bot.checks.agent_flow import AgentFlowCheck
     from bot.checks.http import HttpCheckType
     from bot.checks.pytest_suite import PytestCheck
 
     return (HttpCheckType(), AgentFlowCheck(), PytestCheck())
+
+
+_registered: list[CheckType] = []
+
+
+def check_types() -> tuple[CheckType, ...]:
+    """Every check type: the packaged ones, then any registered with :func:`register`."""
+    return (*_builtin(), *_registered)
+
+
+def register(ct: CheckType) -> None:
+    """Add a check type that lives outside this package (it runs after the packaged ones)."""
+    if any(other.key == ct.key for other in check_types()):
+        raise ValueError(f"a check type with key {ct.key!r} is already registered")
+    _registered.append(ct)
+
+
+def unregister(ct: CheckType) -> None:
+    _registered.remove(ct)
 
 
 def check_type(key: str) -> CheckType:
