@@ -174,7 +174,7 @@ class HostileServer:
             elif self.mode == "flood":
                 for i in range(20_000):
                     await ws.send(f'{{"type": "heartbeat", "n": {i}}}')
-                await asyncio.sleep(3600)  # then nothing, ever (the client's timeout ends it)
+                await ws.wait_closed()  # then nothing, ever (the client's timeout ends it)
             elif self.mode == "endless":
                 while True:
                     await ws.send('{"type": "heartbeat"}')
