@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from bot import history, pipeline
 from bot.checks import check_types
@@ -130,6 +131,26 @@ def retest_plan(
     return pipeline.RunOptions(deploy=False, only=failed), True
 
 
+def _host(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port)
+
+
+def trusted_target(state: SessionState, cfg: Config) -> str | None:
+    """Where the last deploy went, if the bot may send a token there.
+
+    The URL comes from the issue's state, which a person can edit: it is used only when the
+    state's signature checked out, or when its host is the one the config names.
+    """
+    url = str((state.last_iteration.get("deploy") or {}).get("url") or "")
+    if not url:
+        return None
+    configured = [u for u in (cfg.target.base_url, cfg.deploy.url if cfg.deploy else None) if u]
+    if state.verified or any(_host(url) == _host(c) for c in configured):
+        return url
+    return None
+
+
 def _retest(run: CommandRun, cmd: Command) -> None:
     plan = retest_plan(cmd, run.state, run.cfg)
     if isinstance(plan, str):
@@ -137,6 +158,17 @@ def _retest(run: CommandRun, cmd: Command) -> None:
         run.reply(plan)
         return
     opts, carry = plan
+    if not opts.deploy:
+        opts.deployed_url = trusted_target(run.state, run.cfg)
+        if opts.deployed_url is None and run.cfg.base_url(None) is None:
+            run.failed = True
+            run.reply(
+                "I cannot tell where the last deployment went: the issue's record of it is not "
+                "signed by the bot, and the config names no target. Comment "
+                f"{code_span('/deploy')} to deploy and test, or set "
+                f"{code_span('target.base_url')}."
+            )
+            return
     run.iterate(opts, carry_from=run.state if carry else None, cmd=cmd)
 
 

@@ -106,6 +106,9 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
             settings.but(
                 env={**settings.env, DEMO_SECRET_ENV: target.secret},
                 results=out_dir / "results.json",
+                # the JWT secret is new every demo run; the local file's state is signed with
+                # a key that is not (a real run signs with its stable secret)
+                state_secret=settings.state_secret or "golden-path demo (local file only)",
             ),
             log,
             Console(),

@@ -91,6 +91,7 @@ class IssueCommands:
 
     run: Run
     gh: GitHub
+    tracker: GitHubTracker
     issue: Issue
     comment: IssueComment
     author: str
@@ -115,7 +116,7 @@ class IssueCommands:
     def rerender(self, mutate: Callable[[SessionState], None] | None = None) -> None:
         """Refresh the issue from its stored state (``/status``, ``/why``)."""
         report = Report(None, None, self.run.log.entries, mutate=mutate)
-        self.run.tracker("github", gh=self.gh).publish(report)
+        self.tracker.publish(report)
 
     def iterate(
         self, opts: RunOptions, *, carry_from: SessionState | None, cmd: trigger.Command
@@ -123,9 +124,7 @@ class IssueCommands:
         opts.trigger = f"/{cmd.name} by {self.author}"
         self.run.log.entries.clear()
         self.run.log(f"{cmd.raw} requested by {self.author}", "info")
-        self.results.append(
-            self.run.iterate(opts, tracker="github", gh=self.gh, carry_from=carry_from)
-        )
+        self.results.append(self.run.iterate(opts, tracker=self.tracker, carry_from=carry_from))
 
 
 def _react(gh: GitHub, target: Issue | IssueComment, content: str, log: RunLog) -> None:
@@ -137,7 +136,8 @@ def _react(gh: GitHub, target: Issue | IssueComment, content: str, log: RunLog) 
 
 def _commands(run: Run, decision: trigger.Trigger, gh: GitHub) -> int:
     cfg = run.cfg
-    tracker = GitHubTracker(cfg, gh, log=run.log, out=run.console, settle_s=run.settings.settle_s)
+    tracker = run.tracker("github", gh=gh)
+    assert isinstance(tracker, GitHubTracker)
     issue = tracker.find()
     if issue is None or issue.number != decision.issue_number:
         # The webhook said the issue carries our marker and label, but anyone can copy
@@ -159,10 +159,12 @@ def _commands(run: Run, decision: trigger.Trigger, gh: GitHub) -> int:
         run.log(f"permission check failed ({type(exc).__name__}); refusing", "warning")
         role = "unknown"
     try:
-        state = read_state(issue.body or "") or SessionState(environment=cfg.environment)
+        state = read_state(issue.body or "", run.state_key) or SessionState(
+            environment=cfg.environment
+        )
     except StateError:
         state = SessionState(environment=cfg.environment)
-    ctx = IssueCommands(run, gh, issue, comment, decision.author, state)
+    ctx = IssueCommands(run, gh, tracker, issue, comment, decision.author, state)
     if not trigger.role_allows(role, minimum):
         ctx.react("confused")
         ctx.reply(

@@ -8,6 +8,7 @@ what a plain ``/retest`` reruns, and a compact copy of the last iteration for re
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from bot.checks import check_types
@@ -20,13 +21,15 @@ DEPLOY_LOG_KEPT = 10
 
 def compact(it: Iteration) -> dict[str, Any]:
     """The iteration as kept in the state block: evidence capped, counts exact."""
-    data = it.to_dict()
-    for ct in check_types():
-        if data.get(ct.key) is not None:
-            data[ct.key] = ct.compact(data[ct.key])
-    if data.get("deploy"):
-        data["deploy"]["log"] = data["deploy"]["log"][-DEPLOY_LOG_KEPT:]
-    return data
+    checks = {
+        ct.key: ct.compact(it.checks[ct.key])
+        for ct in check_types()
+        if it.checks.get(ct.key) is not None
+    }
+    deploy = it.deploy
+    if deploy is not None:
+        deploy = dataclasses.replace(deploy, log=deploy.log[-DEPLOY_LOG_KEPT:])
+    return dataclasses.replace(it, checks=checks, deploy=deploy).to_dict()
 
 
 def fingerprint(verdict: Verdict) -> tuple[Any, ...]:

@@ -12,9 +12,11 @@ import re
 BEGIN = "<!-- golden-path:begin -->"
 END = "<!-- golden-path:end -->"
 #: The hidden, versioned session state inside the bot's section.
-STATE_OPEN = "<!-- golden-path-state:v{version}\n"
+STATE_OPEN = "<!-- golden-path-state:v{version}{mac}\n"
 STATE_CLOSE = "\n-->"
-STATE_BLOCK = re.compile(r"<!-- golden-path-state:v(?P<v>\d+)\n(?P<json>.*?)\n-->", re.S)
+STATE_BLOCK = re.compile(
+    r"<!-- golden-path-state:v(?P<v>\d+)(?: mac=(?P<mac>[0-9a-f]{32}))?\n(?P<json>.*?)\n-->", re.S
+)
 STATE_START = re.compile(r"<!-- golden-path-state:v\d+\n")
 #: Any of the bot's own hidden comments (markers, state): stripped from the job summary.
 BOT_COMMENT = re.compile(r"<!--\s*golden-path\b.*?-->\n?", re.S)
@@ -56,9 +58,32 @@ def owned_region(body: str) -> tuple[int, int] | None:
     return start, end + len(END)
 
 
+def damaged_region(body: str) -> tuple[int, int] | None:
+    """The bot's section when a person deleted one of its two marker lines; else None.
+
+    With BEGIN alone, the section ends after the first state block that follows it (a block
+    further down would be in people's text); with END alone, it starts at the environment
+    marker, the section's second line.
+    """
+    if owned_region(body) is not None:
+        return None
+    begin, end = body.find(BEGIN), body.find(END)
+    if begin >= 0:
+        block = STATE_BLOCK.search(body, begin)
+        return begin, block.end() if block else len(body)
+    if end >= 0:
+        start = body.rfind("<!-- golden-path:environment=", 0, end)
+        return (start, end + len(END)) if start >= 0 else None
+    return None
+
+
 def replace_owned(body: str, owned: str) -> str:
-    """``body`` with the bot-owned region replaced by ``owned``; people's text survives."""
-    region = owned_region(body or "")
+    """``body`` with the bot-owned region replaced by ``owned``; people's text survives.
+
+    A section whose markers were partly deleted by hand is replaced whole, never left as a
+    dead copy beside the new one.
+    """
+    region = owned_region(body or "") or damaged_region(body or "")
     if region is None:
         return f"{owned}\n\n{body}".rstrip() + "\n" if body and body.strip() else owned
     return body[: region[0]] + owned + body[region[1] :]
@@ -66,6 +91,20 @@ def replace_owned(body: str, owned: str) -> str:
 
 def owned_budget(body: str) -> int:
     """What the bot-owned section may use: the GitHub limit minus people's text."""
-    region = owned_region(body or "")
+    region = owned_region(body or "") or damaged_region(body or "")
     outside = len(body or "") - (region[1] - region[0] if region else 0)
     return GITHUB_BODY_LIMIT - outside - BODY_MARGIN
+
+
+def check_body(body: str) -> str:
+    """Why ``body`` must not be written ("" when it is sound).
+
+    A body must hold exactly one BEGIN, one END and one state block, in that order: anything
+    else would make the next run read the wrong state (or none) and fight the last write.
+    """
+    counts = (body.count(BEGIN), body.count(END), len(STATE_BLOCK.findall(body)))
+    if counts != (1, 1, 1):
+        return f"expected one begin marker, one end marker and one state block, found {counts}"
+    if not body.find(BEGIN) < STATE_BLOCK.search(body).start() < body.find(END):  # type: ignore[union-attr]
+        return "the state block is not between the markers"
+    return ""

@@ -45,9 +45,15 @@ def md_inline(value: Any, limit: int = 500) -> str:
     return _REF.sub("#" + _WJ, text)
 
 
+def _no_comment(text: str) -> str:
+    """A code span shows ``<!--`` literally, but the raw body would hold a marker-like
+    comment: a test named ``… <!-- golden-path:end -->`` must not end the bot's section."""
+    return text.replace("<!--", "<!" + _WJ + "--").replace("-->", "--" + _WJ + ">")
+
+
 def code_span(value: Any, limit: int = 200) -> Markup:
     """Inline code whose fence is longer than any backtick run inside it."""
-    text = _WS.sub(" ", redact.redact(str(value))).strip()
+    text = _no_comment(_WS.sub(" ", redact.redact(str(value))).strip())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)

@@ -191,9 +191,14 @@ def owned_section(
     *,
     issue: Mapping[str, Any] | None = None,
     budget: int = GITHUB_BODY_LIMIT,
+    key: bytes | None = None,
+    state_json: str | None = None,
 ) -> str:
-    """The bot-owned part of the issue body: markers, rendered report, state block."""
-    block = state.to_block()
+    """The bot-owned part of the issue body: markers, rendered report, state block.
+
+    ``state_json`` is ``state.to_json()`` when the caller has it already.
+    """
+    block = state.to_block(key, state_json)
     marker = env_marker(cfg.environment)
     shell = f"{BEGIN}\n{marker}\n\n\n{block}\n{END}"
     rendered = render.render(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot import pipeline
+from bot import pipeline, redact
 from bot.checks import check_types, iteration_from_dict
 from bot.config import Config, ConfigError
 from bot.progress import Progress
@@ -21,7 +21,7 @@ from bot.publish.actions import ActionsPublisher, GitHubActions
 from bot.result_files import write_junit, write_results
 from bot.results import Iteration
 from bot.runtime import EXIT_FAILED, Console, RunLog, run_async
-from bot.session import SessionState
+from bot.session import SessionState, state_key
 from bot.settings import Settings
 from bot.verdict import REFUSED, STATUSES, judge
 
@@ -96,10 +96,29 @@ class Run:
     tracker_name: str = ""  # default for iterations: github | local:PATH | none
     dry_run: bool = False
 
-    def tracker(self, name: str | None = None, *, gh: GitHub | None = None) -> Publisher:
+    @property
+    def state_key(self) -> bytes | None:
+        """Signs the issue's state: ``GOLDEN_PATH_STATE_KEY``, else the JWT signing secret.
+
+        Either is a secret only the bot's runs hold, stable across runs (``GITHUB_TOKEN``
+        changes every run); without one the state is kept unsigned and never trusted for
+        where a token may be sent.
+        """
+        jwt_cfg = self.cfg.auth.jwt
+        material = self.settings.state_secret or (
+            self.settings.env.get(jwt_cfg.secret_env, "") if jwt_cfg else ""
+        )
+        redact.register(material)
+        return state_key(material)
+
+    def tracker(
+        self, name: str | Publisher | None = None, *, gh: GitHub | None = None
+    ) -> Publisher:
         """The tracker named ``name`` (default: this run's), built for this run."""
         from bot.publish.local import LocalTracker, NoTracker
 
+        if name is not None and not isinstance(name, str):
+            return name  # already built (a command's tracker, which knows its issue)
         name = name or self.tracker_name or self.settings.default_tracker
         if name == "github":
             from bot.publish.github import GitHub
@@ -112,12 +131,16 @@ class Run:
                 out=self.console,
                 settle_s=self.settings.settle_s,
                 dry_run=self.dry_run,
+                bot_login=self.settings.bot_login,
+                key=self.state_key,
             )
         if name == "none" or self.dry_run:
             base = name[6:] if name.startswith("local:") else None
-            return NoTracker(self.cfg, out=self.console, dry_run=self.dry_run, base=base)
+            return NoTracker(
+                self.cfg, out=self.console, dry_run=self.dry_run, base=base, key=self.state_key
+            )
         if name.startswith("local:"):
-            return LocalTracker(self.cfg, name[6:], log=self.log)
+            return LocalTracker(self.cfg, name[6:], log=self.log, key=self.state_key)
         raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
     def progress(self) -> Progress:
@@ -129,7 +152,7 @@ class Run:
         self,
         opts: pipeline.RunOptions,
         *,
-        tracker: str | None = None,
+        tracker: str | Publisher | None = None,
         gh: GitHub | None = None,
         carry_from: SessionState | None = None,
     ) -> int:
@@ -142,7 +165,9 @@ class Run:
             it = carry_over(carry_from, it, opts.only)
         return self.finish(it, tracker=tracker, gh=gh)
 
-    def finish(self, it: Iteration, *, tracker: str | None = None, gh: GitHub | None = None) -> int:
+    def finish(
+        self, it: Iteration, *, tracker: str | Publisher | None = None, gh: GitHub | None = None
+    ) -> int:
         """Judge once; publish to the tracker, the files and Actions — even if a tracker fails."""
         verdict = judge(it, self.cfg)
         report = Report(it, verdict, self.log.entries, results_path=self.settings.results)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -18,7 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.issue_format import STATE_BLOCK, STATE_CLOSE, STATE_OPEN, STATE_START, owned_region
+from bot.issue_format import (
+    STATE_BLOCK,
+    STATE_CLOSE,
+    STATE_OPEN,
+    STATE_START,
+    damaged_region,
+    owned_region,
+)
 from bot.redact import redact_obj
 
 STATE_VERSION = 1
@@ -26,6 +35,25 @@ STATE_VERSION = 1
 
 class StateError(ValueError):
     """The state block exists but cannot be read."""
+
+
+class StateForged(StateError):
+    """The state block's signature does not match: written by someone other than the bot.
+
+    Nothing of it may be used (salvaging would import what a forger wrote).
+    """
+
+
+def state_key(material: str | None) -> bytes | None:
+    """The signing key, derived from a secret the bot already holds (None: no secret)."""
+    if not material:
+        return None
+    return hmac.new(material.encode("utf-8"), b"golden-path state block v1", "sha256").digest()
+
+
+def mac(key: bytes, text: str) -> str:
+    """The state block's signature: HMAC-SHA256 over its exact text, 32 hex digits."""
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
 def now_iso(precise: bool = False) -> str:
@@ -119,6 +147,8 @@ class SessionState:
     last_iteration: dict[str, Any] = field(default_factory=dict)  # for /status re-renders
     earlier: dict[str, int] = field(default_factory=dict)  # rows folded out: records, runs
     version: int = STATE_VERSION
+    #: Read from a block whose signature the bot checked (never stored, never read from JSON).
+    verified: bool = field(default=False, compare=False, repr=False)
 
     # -- changes -----------------------------------------------------------------------
     def add_log(self, text: str, level: str = "info", at: str | None = None) -> LogEntry:
@@ -184,21 +214,25 @@ class SessionState:
     # -- (de)serialisation -------------------------------------------------------------
     def to_json(self) -> str:
         """The state as stored in the issue: redacted like every other output."""
-        data = redact_obj(dataclasses.asdict(self))
+        fields = dataclasses.asdict(self)
+        fields.pop("verified")  # a property of how it was read, never of what is stored
+        data = redact_obj(fields)
         return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
 
-    def to_block(self) -> str:
+    def to_block(self, key: bytes | None = None, json_text: str | None = None) -> str:
+        """The hidden block, signed when the bot holds a key (see :func:`mac`)."""
         # <, > and & never appear raw, so nothing inside can close the comment early
-        text = self.to_json().replace("<", "\\u003c").replace(">", "\\u003e")
+        text = (json_text or self.to_json()).replace("<", "\\u003c").replace(">", "\\u003e")
         # no mention or cross-reference either, even inside a comment GitHub does not render
         text = text.replace("&", "\\u0026").replace("@", "\\u0040").replace("#", "\\u0023")
-        return f"{STATE_OPEN.format(version=STATE_VERSION)}{text}{STATE_CLOSE}"
+        signed = f" mac={mac(key, text)}" if key else ""
+        return f"{STATE_OPEN.format(version=STATE_VERSION, mac=signed)}{text}{STATE_CLOSE}"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionState:
         if not isinstance(data, dict):
             raise StateError("state is not a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} - {"verified"}
         kwargs = {k: v for k, v in data.items() if k in known}
         try:
             kwargs["iterations"] = [_build(IterationRecord, r) for r in data.get("iterations", [])]
@@ -218,14 +252,15 @@ def _build(cls: Any, data: Any) -> Any:
     return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def read_state(body: str) -> SessionState | None:
+def read_state(body: str, key: bytes | None = None) -> SessionState | None:
     """The state stored in ``body``; None when there is none; StateError when damaged.
 
-    Only the bot-owned region is searched, and the *last* block in it wins: rendered
-    untrusted text is escaped so it cannot contain a block, and people's text outside
-    the markers is never read.
+    Only the bot-owned region is searched (also when a person deleted one of its markers),
+    and the *last* block in it wins: rendered untrusted text is escaped so it cannot contain
+    a block, and people's text outside the markers is never read. With a ``key``, a block
+    whose signature does not match raises :class:`StateForged`; a valid one is ``verified``.
     """
-    region = owned_region(body or "")
+    region = owned_region(body or "") or damaged_region(body or "")
     if region is None:
         return None
     text = body[region[0] : region[1]]
@@ -235,11 +270,21 @@ def read_state(body: str) -> SessionState | None:
     m = matches[-1]
     if int(m["v"]) > STATE_VERSION:
         raise StateError(f"state block version {m['v']} is newer than this bot ({STATE_VERSION})")
+    verified = False
+    if key is not None and m["mac"] is not None:
+        if not hmac.compare_digest(m["mac"], mac(key, m["json"])):
+            raise StateForged(
+                "the state block's signature does not match: it was edited outside the bot "
+                "(or the signing key changed)"
+            )
+        verified = True
     try:
         data = json.loads(m["json"])
     except ValueError as exc:
         raise StateError(f"state block is not valid JSON: {exc}") from exc
-    return SessionState.from_dict(data)
+    state = SessionState.from_dict(data)
+    state.verified = verified
+    return state
 
 
 def reconcile(ours: SessionState, theirs: SessionState) -> SessionState:
@@ -309,7 +354,7 @@ def salvage_state(body: str, environment: str) -> SessionState | None:
     is kept, and so are the session's scalars, WHY answers and last results when they
     parse; only the damaged pieces are lost. None when nothing at all could be read.
     """
-    region = owned_region(body or "")
+    region = owned_region(body or "") or damaged_region(body or "")
     if region is None:
         return None
     text = body[region[0] : region[1]]

@@ -80,6 +80,8 @@ class Settings:
     """``GOLDEN_PATH_GITHUB_TIMEOUT``: whole seconds PyGithub waits per request."""
     progress: str | None = None
     """``GOLDEN_PATH_PROGRESS``: off, bar or lines; None decides from the terminal."""
+    state_secret: str = ""
+    """``GOLDEN_PATH_STATE_KEY``: signs the issue's state block (default: the JWT secret)."""
     deploy: bool = True
     """Run the deploy step (``--no-deploy`` / the action's ``deploy: false`` turn it off)."""
     results: Path = Path(DEFAULT_OUT) / "results.json"
@@ -114,6 +116,7 @@ class Settings:
             github_retries=int(_number(env, "GOLDEN_PATH_GITHUB_RETRIES", 5, 0, 20, whole=True)),
             github_timeout=int(_number(env, "GOLDEN_PATH_GITHUB_TIMEOUT", 30, 1, 600, whole=True)),
             progress=progress,
+            state_secret=env.get("GOLDEN_PATH_STATE_KEY", ""),
         )
 
     def but(self, **changes: object) -> Settings:

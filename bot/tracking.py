@@ -14,9 +14,24 @@ from typing import Any
 from bot import history, report
 from bot.checks import iteration_from_dict
 from bot.config import Config
-from bot.issue_format import SHRINK_STEP, STATE_BUDGET, owned_budget, replace_owned
+from bot.issue_format import (
+    SHRINK_STEP,
+    STATE_BUDGET,
+    damaged_region,
+    owned_budget,
+    owned_region,
+    replace_owned,
+)
 from bot.results import Iteration
-from bot.session import LogEntry, SessionState, StateError, read_state, reconcile, salvage_state
+from bot.session import (
+    LogEntry,
+    SessionState,
+    StateError,
+    StateForged,
+    read_state,
+    reconcile,
+    salvage_state,
+)
 from bot.verdict import Verdict, judge
 
 #: Log entries kept in the state block; older ones move to archives (comments, files).
@@ -33,12 +48,29 @@ class Update:
     warnings: list[str] = field(default_factory=list)
     to_archive: list[LogEntry] = field(default_factory=list)
     run_id: str = ""  # the id this run was recorded under ("" for re-renders)
+    key: bytes | None = None  # signs the state block
 
 
-def load_state(body: str, environment: str, warnings: list[str]) -> SessionState:
-    """The body's state, or a fresh one; a damaged block is reported and rebuilt."""
+def load_state(
+    body: str, environment: str, warnings: list[str], key: bytes | None = None
+) -> SessionState:
+    """The body's state, or a fresh one; a damaged block is reported and rebuilt.
+
+    A forged block (bad signature) is reported and dropped whole: salvaging it would keep
+    what the forger wrote.
+    """
+    if owned_region(body or "") is None and damaged_region(body or "") is not None:
+        warnings.append(
+            "a marker line of the bot's section was deleted by hand; the section was restored "
+            "from what remained"
+        )
     try:
-        state = read_state(body)
+        state = read_state(body, key)
+    except StateForged as exc:
+        warnings.append(f"{exc}; starting a fresh history")
+        state = SessionState(environment=environment)
+        state.add_log(f"{exc}: the session history was discarded", "warning")
+        return state
     except StateError as exc:
         salvaged = salvage_state(body, environment)
         state = salvaged or SessionState(environment=environment)
@@ -50,6 +82,8 @@ def load_state(body: str, environment: str, warnings: list[str]) -> SessionState
         warnings.append(f"state block damaged ({exc}); rebuilt from what could be read: {kept}")
         state.add_log(f"state block was damaged and has been rebuilt ({kept}): {exc}", "warning")
         return state
+    if state is not None and warnings:
+        state.add_log(warnings[-1], "warning")
     return state or SessionState(environment=environment)
 
 
@@ -71,6 +105,7 @@ def apply(
     pending: SessionState | None = None,
     mutate: Callable[[SessionState], None] | None = None,
     keep_log: int = STATE_LOG_KEEP,
+    key: bytes | None = None,
 ) -> Update:
     """New body for ``body`` after this run.
 
@@ -79,7 +114,7 @@ def apply(
     ``pending`` is state a previous run could not publish; it is reconciled first.
     """
     warnings: list[str] = []
-    state = load_state(body, cfg.environment, warnings)
+    state = load_state(body, cfg.environment, warnings, key)
     if pending is not None:
         state = reconcile(state, pending)
     for entry in run_log:
@@ -104,17 +139,20 @@ def apply(
     if len(state.log) > keep_log:
         to_archive = state.archive_oldest(keep_log // 2)
 
-    def size() -> int:  # the archives will also list the ids of what moves now
-        return len(state.to_json()) + _ID_COST * len(to_archive)
-
-    if size() > STATE_BUDGET:
+    text = state.to_json()  # serialising the state is the costly part: once, if it fits
+    if len(text) + _ID_COST * len(to_archive) > STATE_BUDGET:
         keep = len(state.log)
-        while keep > 0 and size() > STATE_BUDGET // 2:
+        # the archives will also list the ids of what moves now
+        while keep > 0 and len(text) + _ID_COST * len(to_archive) > STATE_BUDGET // 2:
             keep //= 2  # long entries: keep fewer in the body, the rest go to the archive
             to_archive += state.archive_oldest(keep)
-    owned = report.owned_section(cfg, state, shown, verdict, issue=issue, budget=owned_budget(body))
+            text = state.to_json()
+    budget = owned_budget(body)
+    owned = report.owned_section(
+        cfg, state, shown, verdict, issue=issue, budget=budget, key=key, state_json=text
+    )
     new_body = replace_owned(body, owned)
-    return Update(new_body, state, verdict, new_body != body, warnings, to_archive, run_id)
+    return Update(new_body, state, verdict, new_body != body, warnings, to_archive, run_id, key)
 
 
 def rerender(
@@ -133,5 +171,7 @@ def rerender(
     base = upd.body if base_body is None else base_body
     it = shown_iteration(upd.state, cfg.environment)
     budget = owned_budget(base) - SHRINK_STEP * shrink
-    owned = report.owned_section(cfg, upd.state, it, upd.verdict, issue=issue, budget=budget)
+    owned = report.owned_section(
+        cfg, upd.state, it, upd.verdict, issue=issue, budget=budget, key=upd.key
+    )
     return replace_owned(base, owned)

@@ -9,6 +9,7 @@ import pytest
 
 from bot.redact import REDACTOR
 from bot.sample import SampleTarget
+from tests.support.github_server import GitHubServer
 
 pytest_plugins = ["tests.support.github_fixtures"]
 
@@ -54,6 +55,7 @@ def workdir(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     github_env: dict[str, str],
+    github_server: GitHubServer,
     sample: SampleTarget,
 ) -> Path:
     """A checkout-like directory with a config for the sample target and the Actions env."""
@@ -64,6 +66,8 @@ def workdir(
     monkeypatch.setenv("GOLDEN_PATH_RETRY_BACKOFF", "0.01")
     monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
     monkeypatch.setenv("GOLDEN_PATH_SETTLE", "0.3")
+    # the stand-in's token belongs to this bot login, as GITHUB_TOKEN's to github-actions[bot]
+    monkeypatch.setenv("GOLDEN_PATH_BOT_LOGIN", github_server.login)
     (tmp_path / "golden-path.yml").write_text(
         f"""
 environment: staging

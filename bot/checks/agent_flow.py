@@ -697,12 +697,12 @@ class AgentFlowCheck(CheckType):
         failures = [_load_session(f) for f in data.get("failures", [])]
         return FlowSummary(**{**data, "failures": failures})
 
-    def compact(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **data,
-            "failures": data["failures"][:STATE_FAILURES],
-            "flaky_sessions": data["flaky_sessions"][:STATE_FAILURES],
-        }
+    def compact(self, result: FlowSummary) -> FlowSummary:
+        return dataclasses.replace(
+            result,
+            failures=result.failures[:STATE_FAILURES],
+            flaky_sessions=result.flaky_sessions[:STATE_FAILURES],
+        )
 
     def cases(self, result: FlowSummary) -> list[JunitCase]:
         """One case per session: failures with their evidence, passes by index."""

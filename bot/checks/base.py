@@ -154,9 +154,13 @@ class CheckType:
     def load(self, data: Any) -> Any:
         raise NotImplementedError
 
-    def compact(self, data: Any) -> Any:
-        """The dumped result as kept in the issue's state block: evidence capped, counts exact."""
-        return data
+    def compact(self, result: Any) -> Any:
+        """The result as kept in the issue's state block: evidence capped, counts exact.
+
+        Works on the result, before it is dumped: a run with 10,000 failed sessions must
+        not serialise them all to keep ten.
+        """
+        return result
 
     def cases(self, result: Any) -> list[JunitCase]:
         """junit.xml test cases; default: one per outcome."""

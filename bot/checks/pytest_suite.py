@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -326,15 +327,13 @@ class PytestCheck(CheckType):
             SuiteResult(**{**s, "cases": [TestCase(**c) for c in s.get("cases", [])]}) for s in data
         ]
 
-    def compact(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def compact(self, result: list[SuiteResult]) -> list[SuiteResult]:
         return [
-            {
-                **s,
-                "cases": [c for c in s["cases"] if c["outcome"] != "passed" or c["flaky"]][
-                    :STATE_CASES
-                ],
-            }
-            for s in data
+            dataclasses.replace(
+                s,
+                cases=[c for c in s.cases if c.outcome != "passed" or c.flaky][:STATE_CASES],
+            )
+            for s in result
         ]
 
     def cases(self, result: list[SuiteResult]) -> list[JunitCase]:

@@ -47,7 +47,9 @@ _TRIM_NOTE = (
 
 
 def escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """@actions/core's escaping, plus ``##[``: the runner's legacy parser finds it anywhere."""
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.replace("##[", "##\u2060[")
 
 
 def escape_property(value: str) -> str:

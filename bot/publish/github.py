@@ -9,8 +9,8 @@ What to do with the issue — find it, reconcile, verify, archive — lives in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from bot import redact
@@ -41,6 +41,15 @@ def make_retry(total: int = 5, backoff: float = 0.5) -> GithubRetry:
         allowed_methods=Retry.DEFAULT_ALLOWED_METHODS.union({"GET", "POST", "PATCH"}),
         max_rate_limit_wait=120,
     )
+
+
+def is_pull_request(issue: Issue) -> bool:
+    """GitHub's issue list includes pull requests; their page is under /pull/.
+
+    (Reading ``issue.pull_request`` on a listed issue would cost a request per issue:
+    PyGithub completes the object when the field is absent.)
+    """
+    return "/pull/" in (issue.html_url or "")
 
 
 class GitHub:
@@ -85,21 +94,39 @@ class GitHub:
     def _count(self, n: int = 1) -> None:
         self.calls += n
 
-    # -- issues ----------------------------------------------------------------------------
-    def find_issue(self, marker: str, label: str | None) -> Issue | None:
-        """The oldest issue with ``label`` (None: any) whose body holds ``marker``."""
-        issues = (
-            self.repo.get_issues(state="all", sort="created", direction="asc", labels=[label])
-            if label
-            else self.repo.get_issues(state="all", sort="created", direction="asc")
-        )
+    # -- identity --------------------------------------------------------------------------
+    def whoami(self) -> str | None:
+        """The token's own login (``GET /user``); None for an installation token.
+
+        GitHub answers 403 "Resource not accessible by integration" for ``GITHUB_TOKEN`` and
+        App installation tokens: their identity is the configured bot login instead.
+        """
+        from github import GithubException
+
         self._count()
-        for n, issue in enumerate(issues):
+        try:
+            return str(self.client.get_user().login)
+        except GithubException as exc:
+            if exc.status in (401, 403, 404):
+                return None
+            raise
+
+    # -- issues ----------------------------------------------------------------------------
+    def issues(self, label: str | None, *, creator: str | None = None) -> Iterator[Issue]:
+        """Issues (open and closed, oldest first) with ``label`` (None: any), PRs excluded."""
+        filters: dict[str, Any] = {}
+        if label:
+            filters["labels"] = [label]
+        if creator:
+            filters["creator"] = creator
+        self._count()
+        for n, issue in enumerate(
+            self.repo.get_issues(state="all", sort="created", direction="asc", **filters)
+        ):
             if n and n % 100 == 0:
                 self._count()
-            if marker in (issue.body or ""):
-                return issue
-        return None
+            if not is_pull_request(issue):
+                yield issue
 
     def get_issue(self, number: int) -> Issue:
         issue = self.repo.get_issue(number)

@@ -38,10 +38,13 @@ def _fill(report: Report, cfg: Config, upd: tracking.Update, where: str) -> None
 class LocalTracker:
     """The tracking issue in a file (a :class:`~bot.publish.Publisher`)."""
 
-    def __init__(self, cfg: Config, path: str | Path, *, log: Log) -> None:
+    def __init__(
+        self, cfg: Config, path: str | Path, *, log: Log, key: bytes | None = None
+    ) -> None:
         self.cfg = cfg
         self.path = Path(path)
         self.log = log
+        self.key = key
 
     def publish(self, report: Report) -> None:
         upd = tracking.apply(
@@ -51,6 +54,7 @@ class LocalTracker:
             verdict=report.verdict,
             run_log=report.log,
             mutate=report.mutate,
+            key=self.key,
         )
         for w in upd.warnings:
             self.log(w, "warning")
@@ -75,9 +79,16 @@ class NoTracker:
     """No tracking issue: render only (``--tracker none``), or print it (``--dry-run``)."""
 
     def __init__(
-        self, cfg: Config, *, out: Console, dry_run: bool, base: str | Path | None = None
+        self,
+        cfg: Config,
+        *,
+        out: Console,
+        dry_run: bool,
+        base: str | Path | None = None,
+        key: bytes | None = None,
     ) -> None:
         self.cfg = cfg
+        self.key = key
         self.out = out
         self.dry_run = dry_run
         self.base = Path(base) if base else None
@@ -90,6 +101,7 @@ class NoTracker:
             verdict=report.verdict,
             run_log=report.log,
             mutate=report.mutate,
+            key=self.key,
         )
         if self.dry_run:
             self.out.block(upd.body)

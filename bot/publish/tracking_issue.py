@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot import redact, render, tracking
 from bot.config import Config, ConfigError
-from bot.issue_format import ARCHIVE_CHUNK, STATUS_LABEL, archive_marker, env_marker
+from bot.issue_format import ARCHIVE_CHUNK, STATUS_LABEL, archive_marker, check_body, env_marker
 from bot.publish import PublishError, Report
-from bot.publish.github import GitHub
+from bot.publish.github import GitHub, is_pull_request
 from bot.result_files import atomic_write
 from bot.runtime import DEFAULT_OUT, Console
 from bot.session import Archive, LogEntry, SessionState, read_state, reconcile
+from bot.settings import DEFAULT_BOT_LOGIN
 from bot.verdict import PASSING
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ def _contains(fresh: SessionState | None, ours: SessionState) -> bool:
     return ours.run_ids <= fresh.run_ids and {e.id for e in ours.log} <= have_logs
 
 
-def _state_of(body: str) -> SessionState | None:
+def _state_of(body: str, key: bytes | None) -> SessionState | None:
     try:
-        return read_state(body)
+        return read_state(body, key)
     except Exception:
         return None
 
@@ -97,8 +98,14 @@ class GitHubTracker:
         settle_s: float = 3.0,
         dry_run: bool = False,
         pending_dir: Path = PENDING_DIR,
+        bot_login: str = DEFAULT_BOT_LOGIN,
+        key: bytes | None = None,
     ) -> None:
         self.cfg = cfg
+        self.key = key
+        self._me = {bot_login.casefold()}
+        self._asked = False
+        self._number = 0
         self.gh = gh
         self.log = log
         self.out = out
@@ -107,15 +114,52 @@ class GitHubTracker:
         self.pending_dir = pending_dir
 
     # -- finding ---------------------------------------------------------------------------
+    def _ours(self, issue: Issue) -> bool:
+        """Opened by the bot itself: the configured bot login, or the token's own user.
+
+        Anyone can put the marker and (with triage) the label on an issue; only the bot's
+        own identity can open the issue it adopts, so an outsider's issue never becomes the
+        tracking issue (whose state steers ``/retest`` and where tokens go).
+        """
+        author = (issue.user.login if issue.user else "").casefold()
+        if author not in self._me and not self._asked:
+            self._asked = True
+            me = self.gh.whoami()  # one call, only when an author is not the bot login
+            if me:
+                self._me.add(me.casefold())
+        return author in self._me
+
+    def _is_tracking(self, issue: Issue) -> bool:
+        return (
+            not is_pull_request(issue)
+            and env_marker(self.cfg.environment) in (issue.body or "")
+            and self._ours(issue)
+        )
+
     def find(self) -> Issue | None:
-        """The environment's tracking issue (pinned by number, or found by marker and label)."""
+        """The environment's tracking issue: pinned by number, or the oldest one the bot
+        opened that carries the marker (with the label; without it if a person took it off)."""
         cfg = self.cfg
-        if cfg.tracking.issue:
-            return self.gh.get_issue(cfg.tracking.issue)
+        if cfg.tracking.issue or self._number:  # pinned, or found earlier in this run
+            return self.gh.get_issue(cfg.tracking.issue or self._number)
         # no tracking label configured: search every issue (a label that was never put on
         # the issue would find nothing, and every run would open a new one)
         label = cfg.tracking.labels[0] if cfg.tracking.labels else None
-        return self.gh.find_issue(env_marker(cfg.environment), label)
+        found = next((i for i in self.gh.issues(label) if self._is_tracking(i)), None)
+        if found is None and label:
+            for creator in sorted(self._me):
+                mine = self.gh.issues(None, creator=creator)
+                found = next((i for i in mine if self._is_tracking(i)), None)
+                if found is not None:
+                    self.log(
+                        f"the tracking issue #{found.number} had lost its {label!r} label; "
+                        "putting it back",
+                        "warning",
+                    )
+                    break
+        if found is not None:
+            self._number = found.number  # one issue per run, whatever labels do meanwhile
+        return found
 
     # -- publishing ------------------------------------------------------------------------
     def publish(self, report: Report) -> None:
@@ -137,6 +181,7 @@ class GitHubTracker:
                 issue=_issue_ref(issue),
                 pending=pending,
                 mutate=report.mutate,
+                key=self.key,
             )
             self._fill(report, upd, issue)
             for w in upd.warnings:
@@ -235,7 +280,8 @@ class GitHubTracker:
         """
         cfg, gh = self.cfg, self.gh
         issue = gh.create_issue(cfg.title(), upd.body, labels)
-        winner = self.find() if not cfg.tracking.issue else None
+        label = cfg.tracking.labels[0] if cfg.tracking.labels else None
+        winner = next((i for i in gh.issues(label) if self._is_tracking(i)), None)
         if winner is not None and winner.number != issue.number:
             gh.edit_issue(
                 issue,
@@ -249,7 +295,12 @@ class GitHubTracker:
             self.log(f"created tracking issue #{issue.number}", "info")
         # the body names its own issue number once it has one
         merged = tracking.apply(
-            issue.body or "", cfg, iteration=None, issue=_issue_ref(issue), pending=upd.state
+            issue.body or "",
+            cfg,
+            iteration=None,
+            issue=_issue_ref(issue),
+            pending=upd.state,
+            key=self.key,
         )
         merged.verdict = upd.verdict
         return issue, merged
@@ -323,7 +374,7 @@ class GitHubTracker:
             if time.monotonic() - read_at > settle / 2:
                 fresh_issue = gh.get_issue(issue.number)
                 read_at = time.monotonic()
-                fresh = _state_of(fresh_issue.body or "")
+                fresh = _state_of(fresh_issue.body or "", self.key)
                 if fresh is not None and not _contains(ours, fresh):
                     ours = upd.state = reconcile(ours, fresh)
                     body = tracking.rerender(
@@ -333,6 +384,9 @@ class GitHubTracker:
                         base_body=fresh_issue.body or "",
                         shrink=shrink,
                     )
+            problem = check_body(body)
+            if problem:  # never write what the next run could not read back
+                raise PublishError(f"refusing to write the tracking issue: {problem}")
             try:
                 gh.edit_issue(
                     issue,
@@ -358,7 +412,7 @@ class GitHubTracker:
                     "the write took longer than the settle window; verifying anyway", "warning"
                 )
             time.sleep(settle)  # let writes that started before ours land, then look
-            fresh = _state_of(gh.get_issue(issue.number).body or "")
+            fresh = _state_of(gh.get_issue(issue.number).body or "", self.key)
             read_at = time.monotonic()
             if _contains(fresh, ours):
                 return
@@ -369,7 +423,7 @@ class GitHubTracker:
             fresh_issue = gh.get_issue(issue.number)
             read_at = time.monotonic()
             fresh_body = fresh_issue.body or ""
-            fresh = _state_of(fresh_body)
+            fresh = _state_of(fresh_body, self.key)
             ours = upd.state = reconcile(ours, fresh) if fresh is not None else ours
             body = tracking.rerender(
                 cfg, upd, issue=_issue_ref(fresh_issue), base_body=fresh_body, shrink=shrink

@@ -576,12 +576,18 @@ class GitHubServer:
         assignees: Iterable[str] = (),
         state_reason: str | None = None,
         locked: bool = False,
+        pull_request: bool = False,
     ) -> int:
-        """Seed an issue as if it already existed; returns its number. Not recorded."""
+        """Seed an issue as if it already existed; returns its number. Not recorded.
+
+        ``pull_request=True`` seeds a pull request: GitHub lists those among issues too,
+        marked by a ``pull_request`` object.
+        """
         with self.lock:
             record = self._new_issue(self.repo(repo), title, body, labels, user or self.login)
             record["assignees"] = list(assignees)
             record["locked"] = locked
+            record["pull_request"] = pull_request
             if state == "closed":
                 record.update(
                     state="closed",
@@ -1220,7 +1226,8 @@ class GitHubServer:
             "comments_url": f"{api}/comments",
             "events_url": f"{api}/events",
             "timeline_url": f"{api}/timeline",
-            "html_url": f"{self.web_url}/{repo.full_name}/issues/{issue['number']}",
+            "html_url": f"{self.web_url}/{repo.full_name}/"
+            f"{'pull' if issue.get('pull_request') else 'issues'}/{issue['number']}",
             "id": issue["id"],
             "node_id": issue["node_id"],
             "number": issue["number"],
@@ -1243,7 +1250,17 @@ class GitHubServer:
             "reactions": self._reaction_rollup(f"{api}/reactions", issue["reactions"]),
             "performed_via_github_app": None,
             "state_reason": issue["state_reason"],
-        }
+        } | (
+            {
+                "pull_request": {
+                    "url": f"{self._repo_api(repo)}/pulls/{issue['number']}",
+                    "html_url": f"{self.web_url}/{repo.full_name}/pull/{issue['number']}",
+                    "merged_at": None,
+                }
+            }
+            if issue.get("pull_request")
+            else {}
+        )
 
     def _comment_json(self, repo: Repo, comment: dict[str, Any]) -> dict[str, Any]:
         api = f"{self._repo_api(repo)}/issues/comments/{comment['id']}"
