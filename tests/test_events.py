@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,21 @@ def test_a_refused_reply_on_a_locked_issue_is_not_fatal(
     assert _fire(tracked, monkeypatch, "issue_comment", payload) == 0
     assert _reactions(github_server, payload["comment"]["id"]) == ["eyes"]
     assert all("/retest all" not in c["body"] for c in github_server.comments(REPO, 1))
+
+
+def test_a_retest_with_the_same_result_still_updates_the_issue(
+    tracked: Path, github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/retest that changes nothing is recorded: its row folds (×2) and "Updated" moves."""
+    before = github_server.issue(REPO, 1)["body"]
+    updated = re.search(r"\*Updated: (.+?)\*", before)
+    assert updated is not None
+    payload = _comment(github_server, "/retest all")
+    assert _fire(tracked, monkeypatch, "issue_comment", payload) == 1  # still blocked
+    after = github_server.issue(REPO, 1)["body"]
+    state = _state(github_server)
+    assert len(state.iterations) == 1 and state.iterations[0].repeats == 2
+    assert state.iterations[0].last_trigger == "/retest by alice"
+    assert "(×2, last " in after
+    assert re.search(r"\*Updated: (.+?)\*", after)[1] >= updated[1]  # type: ignore[index]
+    assert after != before
