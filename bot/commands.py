@@ -8,6 +8,7 @@ the only gate: ``issue_comment`` workflows run with secrets for any commenter).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,21 +73,57 @@ def _status(run: CommandRun, cmd: Command) -> None:
     run.rerender()
 
 
+_WHY_USAGE = "/why [<blocker>] <2-5> <answer>"
+
+
 def _why(run: CommandRun, cmd: Command) -> None:
-    if len(cmd.args) < 2 or not cmd.args[0].isdigit() or not 2 <= int(cmd.args[0]) <= 5:
+    """``/why N <answer>`` for the current blocker; ``/why B2 N <answer>`` for another;
+    ``<answer>`` ``accept`` confirms the proposal shown for that WHY."""
+    args = list(cmd.args)
+    ident = args.pop(0) if args and re.fullmatch(r"(?i)B\d+", args[0]) else ""
+    if len(args) < 2 or not args[0].isdigit() or not 2 <= int(args[0]) <= 5:
         run.failed = True
         run.reply(
-            f"Usage: {code_span('/why <2-5> <answer>')} — e.g. "
-            f"{code_span('/why 2 the backend reads JWT_SECRET from a stale secret')}"
+            f"Usage: {code_span(_WHY_USAGE)} — e.g. "
+            f"{code_span('/why 2 the backend reads JWT_SECRET from a stale secret')}, "
+            f"{code_span('/why 3 accept')} to confirm a proposal, or {code_span('/why B1 4 …')} "
+            "for an earlier blocker"
         )
         return
-    n = int(cmd.args[0])
-    answer = cmd.text.split(None, 1)[1].strip()[:1000]
+    n = int(args[0])
+    rest = cmd.text.split(None, 2 if ident else 1)[-1].strip()[:1000]
     author = run.author
+    blocker = run.state.blocker(ident) if ident else run.state.current_blocker
+    if blocker is None:
+        run.failed = True
+        known = ", ".join(code_span(b.id) for b in run.state.blockers) or "none yet"
+        run.reply(
+            f"No blocker {code_span(ident)} in this session (known: {known})."
+            if ident
+            else "There is no blocker open right now: name one, e.g. "
+            f"{code_span('/why B1 2 …')} (known: {known})."
+        )
+        return
+    target_id = blocker.id
+    if rest.casefold() == "accept":
+        proposal = blocker.proposals.get(str(n))
+        if proposal is None:
+            run.failed = True
+            run.reply(f"There is no proposed answer to WHY {n} of {code_span(target_id)}.")
+            return
 
     def record(state: SessionState) -> None:
-        state.set_why(n, answer, author)
-        state.add_log(f"WHY {n} answered by {author}", "info")
+        target = state.blocker(target_id)
+        if target is None:
+            return
+        if rest.casefold() == "accept" and str(n) in target.proposals:
+            proposal = target.proposals.pop(str(n))
+            text = f"{proposal['answer']} (proposed by {proposal['by']}, accepted)"
+            state.set_why(n, text, author, blocker=target)
+            state.add_log(f"WHY {n} of {target_id}: proposal accepted by {author}", "info")
+        else:
+            state.set_why(n, rest, author, blocker=target)
+            state.add_log(f"WHY {n} of {target_id} answered by {author}", "info")
 
     run.rerender(record)
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from bot.checks import check_types
 from bot.results import Iteration
-from bot.session import RUN_IDS_KEPT, IterationRecord, SessionState, new_id, now_iso
+from bot.session import (
+    RUN_IDS_KEPT,
+    BlockerRecord,
+    IterationRecord,
+    SessionState,
+    new_id,
+    now_iso,
+)
 from bot.verdict import PASSING, Verdict
 
 DEPLOY_LOG_KEPT = 10
@@ -56,7 +63,7 @@ def record(
     fp = fingerprint(verdict)
     if last is not None and _record_fingerprint(last) == fp:
         last.repeats += 1
-        last.last_at, last.last_sha = at, it.sha[:12]
+        last.last_at, last.last_sha = at, it.sha
         last.last_run_url, last.last_trigger = it.run_url, it.trigger
         last.runs = [*(last.runs or [last.id]), run_id][-RUN_IDS_KEPT:]
     else:
@@ -73,7 +80,7 @@ def record(
                 golden_run=golden_run,
                 duration_s=it.duration_s,
                 trigger=it.trigger,
-                sha=it.sha[:12],
+                sha=it.sha,
                 run_url=it.run_url,
                 blocker=blocker,
                 runs=[run_id],
@@ -97,17 +104,34 @@ def record(
 def _blocker_timeline(
     state: SessionState, it: Iteration, verdict: Verdict, close_on_green: bool
 ) -> None:
+    """Open, extend or resolve blockers. A blocker is its kind and root issue: a different
+    one resolves (supersedes) the last and starts its own Five Whys."""
     previous = state.status
     state.status = verdict.status
+    at = it.finished_at or now_iso()
+    current = state.current_blocker
     blocker = verdict.blocker
-    if blocker:
-        if state.blocker_root != blocker.root_issue or not state.blocker_since:
-            state.blocker_since = it.started_at
-        state.blocker_kind = str(blocker.kind)
-        state.blocker_root = blocker.root_issue[:300]
-        state.resolved_at = ""
-    elif state.blocker_root and not state.resolved_at:
-        state.resolved_at = it.finished_at or now_iso()
+    if blocker is not None:
+        root = blocker.root_issue[:300]
+        if current is not None and (current.kind, current.root) == (str(blocker.kind), root):
+            current.last_seen = at
+            current.runs += 1
+        else:
+            if current is not None:
+                current.resolved_at, current.resolved_sha = at, it.sha
+            state.blockers.append(
+                BlockerRecord(
+                    id=state.next_blocker_id(),
+                    kind=str(blocker.kind),
+                    root=root,
+                    first_seen=it.started_at or at,
+                    first_sha=it.sha,
+                    last_seen=at,
+                )
+            )
+    elif current is not None:
+        current.resolved_at, current.resolved_sha = at, it.sha
+    state.trim_blockers()
     if previous == PASSING and verdict.status != PASSING and state.closed_at:
         state.sessions += 1
         state.session_id = new_id()
@@ -118,7 +142,7 @@ def _blocker_timeline(
             at=it.started_at or None,
         )
     if verdict.status == PASSING and close_on_green:
-        state.closed_at = state.closed_at or (it.finished_at or now_iso())
+        state.closed_at = state.closed_at or at
     else:
         state.closed_at = ""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -140,7 +141,19 @@ async def _deploy(
         it.deploy = await deploy_step.deploy(
             cfg.deploy, log=log, resolve=cfg.resolve_url, env=settings.env
         )
+    if cfg.deploy.revision_from_output:
+        it.deploy.revision = _revision(cfg.deploy.revision_from_output, it.deploy.log)
     return it.deploy.url if it.deploy.ok else None
+
+
+def _revision(pattern: str, lines: list[str]) -> str:
+    """The deployed revision named in the deploy output (group 1 if the pattern has one)."""
+    regex = re.compile(pattern)
+    for line in lines:
+        m = regex.search(line[:2000])
+        if m:
+            return (m.group(1) if regex.groups else m.group(0))[:100]
+    return ""
 
 
 def _selected(ct: CheckType, opts: RunOptions) -> tuple[bool, Any]:

@@ -70,6 +70,13 @@ def _finalize(value: Any) -> Any:
     return md_inline(value)
 
 
+def log_line(value: Any) -> Markup:
+    """One line of a log excerpt inside a fenced code block: it can neither close the fence
+    nor hold a marker; inside code nothing else renders."""
+    text = _no_comment(_WS.sub(" ", redact.redact(str(value))).rstrip())[:500]
+    return Markup(text.replace("```", "`" + _WJ + "``"))  # noqa: S704 - inside a code fence
+
+
 def fmt_seconds(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -134,6 +141,7 @@ def environment(override_dir: str | Path | None = None) -> jinja2.Environment:
         secs=fmt_seconds,
         time=fmt_time,
         url=_safe_url,
+        logline=log_line,
     )
     return env
 

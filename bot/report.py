@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot import render
 from bot.config import Config
 from bot.issue_format import BEGIN, END, GITHUB_BODY_LIMIT, env_marker
 from bot.results import Iteration
-from bot.session import IterationRecord, SessionState, now_iso
+from bot.session import BlockerRecord, IterationRecord, SessionState, now_iso
 from bot.verdict import Verdict, with_answers
 
 #: History rows shown in the table (all kept rows feed the chart).
@@ -41,8 +42,18 @@ CONTEXT_DOCS: Mapping[str, str] = {
     "failing": "outcomes that failed or could not run",
     "iteration": "the facts judged: `deploy`, `health`, `endpoints`, `flow`, `suites`, "
     "`duration_s`, `trigger`, `sha`, `run_url`",
-    "session": "`started_at`, `blocker_since`, `resolved` (`root`, `since`, `at`) after a "
-    "blocker cleared, `runs` (iterations so far)",
+    "session": "`started_at`, `runs` (iterations so far)",
+    "blocker": "the current blocker's story, or nothing: `id`, `kind`, `root`, `first_seen`, "
+    "`first_sha`, `runs`, `blocked_for` (e.g. '2h 10m'), `window` (the regression window: "
+    "`base`, `head`, `total`, `commits` with `sha`, `author`, `title`, `url`, `pr`, `pr_url`, "
+    "`files`, `highlighted`; `files_of_interest`; `note`), `logs` (`command`, `lines`, "
+    "`note`), `notes`, `suspect` (the first highlighted commit)",
+    "resolved_blockers": "blockers that cleared, newest first: `id`, `kind`, `root`, "
+    "`first_seen`, `resolved_at`, `first_sha`, `resolved_sha`, `runs`, `took` (time to resolve), "
+    "`answers` (how many WHYs the team answered)",
+    "just_resolved": "the blocker that cleared in the last iteration, or nothing",
+    "metrics": "`flaky_rate` (% of the last iteration's passing tests that passed only on "
+    "retry), `events` (per agent event: `name`, `p50`, `p95` seconds after connect)",
     "progress": "`passing`, `run`, `target`, `share` (passing / run, %)",
     "rows": "history rows, newest last: `n`, `iterations` (e.g. '5–7'), `repeats`, `at`, "
     "`last_at`, `status`, `golden_passing`, `golden_run`, `failed`, `flaky`, `duration_s`, "
@@ -116,6 +127,76 @@ def _last_record(state: SessionState) -> IterationRecord | None:
     return state.iterations[-1] if state.iterations else None
 
 
+def _when(iso: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def duration(start: str, end: str) -> str:
+    """'2h 10m' between two ISO times ('' when either is unknown)."""
+    a, b = _when(start), _when(end)
+    if a is None or b is None:
+        return ""
+    seconds = max(0, int((b - a).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{seconds}s"
+
+
+def _blocker_view(b: BlockerRecord, now: str) -> dict[str, Any]:
+    window = b.evidence.get("window") or {}
+    suspect = next((c for c in window.get("commits", []) if c.get("highlighted")), None)
+    return {
+        "id": b.id,
+        "kind": b.kind,
+        "root": b.root,
+        "first_seen": b.first_seen,
+        "first_sha": b.first_sha,
+        "runs": b.runs,
+        "blocked_for": duration(b.first_seen, now),
+        "window": window,
+        "logs": b.evidence.get("logs") or {},
+        "notes": b.evidence.get("notes") or [],
+        "suspect": suspect,
+    }
+
+
+def _resolved_view(b: BlockerRecord) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "kind": b.kind,
+        "root": b.root,
+        "first_seen": b.first_seen,
+        "resolved_at": b.resolved_at,
+        "first_sha": b.first_sha,
+        "resolved_sha": b.resolved_sha,
+        "runs": b.runs,
+        "took": duration(b.first_seen, b.resolved_at),
+        "answers": len(b.whys),
+    }
+
+
+def _metrics(it: Iteration) -> dict[str, Any]:
+    flow = it.flow
+    passed = (flow.passed + flow.flaky) if flow else 0
+    passed += sum(s.passed + s.flaky for s in it.suites)
+    flaky = (flow.flaky if flow else 0) + sum(s.flaky for s in it.suites)
+    timings = getattr(flow, "event_latency", None) or {}
+    return {
+        "flaky_rate": round(100 * flaky / passed, 1) if passed else 0.0,
+        "events": [
+            {"name": name, "p50": t.get("p50"), "p95": t.get("p95")} for name, t in timings.items()
+        ],
+    }
+
+
 def context(
     cfg: Config,
     state: SessionState,
@@ -127,17 +208,15 @@ def context(
     """The template context (see :data:`CONTEXT_DOCS`)."""
     rows = _rows(state)
     golden = verdict.golden
-    resolved = None
-    if verdict.blocker is None and state.blocker_root and state.resolved_at:
-        resolved = {
-            "root": state.blocker_root,
-            "since": state.blocker_since,
-            "at": state.resolved_at,
-        }
     flaky = [f"session {i}" for i in (it.flow.flaky_sessions if it.flow else [])]
     flaky += [c.nodeid for s in it.suites for c in s.cases if c.flaky]
     last = _last_record(state)
     runs = state.earlier.get("runs", 0) + sum(r.repeats for r in state.iterations)
+    updated_at = (last.updated_at if last else "") or it.finished_at or now_iso()
+    current = state.current_blocker if verdict.blocker is not None else None
+    resolved = [b for b in reversed(state.blockers) if b.resolved]
+    just = resolved[0] if resolved and current is None and verdict.blocker is None else None
+    proposals = {int(k): v for k, v in current.proposals.items()} if current else {}
     return {
         "title": cfg.title(),
         "environment": cfg.environment,
@@ -146,16 +225,15 @@ def context(
         "justification": cfg.impact.justification_items(),
         "issue": issue,
         "verdict": verdict,
-        "whys": with_answers(verdict.whys, state.why_answers()),
+        "whys": with_answers(verdict.whys, current.answers() if current else {}, proposals),
         "passed": [o for o in verdict.outcomes if o.state == "passed"],
         "failing": [o for o in verdict.outcomes if not o.ok],
         "iteration": it,
-        "session": {
-            "started_at": state.started_at,
-            "blocker_since": state.blocker_since,
-            "resolved": resolved,
-            "runs": runs,
-        },
+        "session": {"started_at": state.started_at, "runs": runs},
+        "blocker": _blocker_view(current, updated_at) if current else None,
+        "resolved_blockers": [_resolved_view(b) for b in resolved],
+        "just_resolved": _resolved_view(just) if just else None,
+        "metrics": _metrics(it),
         "progress": {
             "passing": golden.passed,
             "run": golden.total,
@@ -179,7 +257,7 @@ def context(
         "archived_count": sum(a.count for a in state.archives),
         "flaky": flaky,
         "findings_limit": FINDINGS_SHOWN,
-        "updated_at": (last.updated_at if last else "") or it.finished_at or now_iso(),
+        "updated_at": updated_at,
     }
 
 

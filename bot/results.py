@@ -73,6 +73,7 @@ class DeployResult:
     kind: Kind | None = None
     error: str = ""
     log: list[str] = field(default_factory=list)
+    revision: str = ""  # from deploy.revision_from_output
 
 
 @dataclass(slots=True)

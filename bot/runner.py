@@ -28,6 +28,7 @@ from bot.verdict import REFUSED, STATUSES, judge
 if TYPE_CHECKING:
     from github.Issue import Issue
 
+    from bot.evidence import Gatherer
     from bot.publish.github import GitHub
 
 
@@ -143,6 +144,22 @@ class Run:
             return LocalTracker(self.cfg, name[6:], log=self.log, key=self.state_key)
         raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
+    def gatherer(self, publisher: Publisher) -> Gatherer:
+        """Evidence for new blockers: commits from GitHub (or a local git), logs, analyzers."""
+        from bot.evidence import Changes, Gatherer, GitChanges, in_git_repository
+        from bot.publish.tracking_issue import GitHubTracker
+
+        changes: Changes | None = None
+        server = ""
+        if isinstance(publisher, GitHubTracker):
+            changes = publisher.gh
+            server = f"{self.settings.server_url}/{self.settings.repository}"
+        elif in_git_repository("."):
+            changes = GitChanges(".")
+        return Gatherer(
+            self.cfg, changes=changes, env=self.settings.env, server_url=server, log=self.log
+        )
+
     def progress(self) -> Progress:
         """A bar on a terminal, lines in CI, or what ``GOLDEN_PATH_PROGRESS`` says."""
         s = self.settings
@@ -170,10 +187,17 @@ class Run:
     ) -> int:
         """Judge once; publish to the tracker, the files and Actions — even if a tracker fails."""
         verdict = judge(it, self.cfg)
-        report = Report(it, verdict, self.log.entries, results_path=self.settings.results)
+        publisher = self.tracker(tracker, gh=gh)
+        report = Report(
+            it,
+            verdict,
+            self.log.entries,
+            results_path=self.settings.results,
+            gather=self.gatherer(publisher),
+        )
         failure: PublishError | None = None
         try:
-            self.tracker(tracker, gh=gh).publish(report)
+            publisher.publish(report)
         except PublishError as exc:
             failure = exc
             report.where = "(not published)"

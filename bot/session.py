@@ -112,6 +112,39 @@ class IterationRecord:
         return self.last_at or self.at
 
 
+#: Resolved blockers kept in the state; older ones leave a line in the (archived) log.
+BLOCKERS_KEPT = 10
+
+
+@dataclass(slots=True)
+class BlockerRecord:
+    """One blocker's story: when it appeared and went, its Five Whys, its evidence.
+
+    A new blocker starts a fresh Five Whys; answers stay with the blocker they were given
+    for, so the next blocker never shows them.
+    """
+
+    id: str  # B1, B2, … in order of appearance
+    kind: str
+    root: str
+    first_seen: str
+    first_sha: str = ""
+    last_seen: str = ""
+    resolved_at: str = ""
+    resolved_sha: str = ""
+    runs: int = 1  # iterations it blocked
+    whys: dict[str, dict[str, str]] = field(default_factory=dict)  # "2" → answer/author/at
+    proposals: dict[str, dict[str, str]] = field(default_factory=dict)  # "2" → answer/by/basis
+    evidence: dict[str, Any] = field(default_factory=dict)  # window, logs, notes
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.resolved_at)
+
+    def answers(self) -> dict[int, dict[str, str]]:
+        return {int(k): v for k, v in self.whys.items() if k.isdigit()}
+
+
 @dataclass(slots=True)
 class Archive:
     """Older log entries moved out of the body (a comment, or a file for the local tracker)."""
@@ -134,15 +167,11 @@ class SessionState:
     started_at: str = field(default_factory=now_iso)
     status: str = "new"
     closed_at: str = ""
-    blocker_kind: str = ""
-    blocker_root: str = ""
-    blocker_since: str = ""
-    resolved_at: str = ""
     sessions: int = 1
     iterations: list[IterationRecord] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
     archives: list[Archive] = field(default_factory=list)
-    why: dict[str, dict[str, str]] = field(default_factory=dict)  # "2" → answer/author/at
+    blockers: list[BlockerRecord] = field(default_factory=list)  # oldest first
     last_failed: dict[str, Any] = field(default_factory=dict)  # what /retest reruns
     last_iteration: dict[str, Any] = field(default_factory=dict)  # for /status re-renders
     earlier: dict[str, int] = field(default_factory=dict)  # rows folded out: records, runs
@@ -176,11 +205,50 @@ class SessionState:
         """Every run this state remembers by id (rows and the runs folded into them)."""
         return {run for r in self.iterations for run in (r.runs or [r.id])}
 
-    def set_why(self, n: int, answer: str, author: str, at: str | None = None) -> None:
-        self.why[str(n)] = {"answer": answer, "author": author, "at": at or now_iso()}
+    @property
+    def current_blocker(self) -> BlockerRecord | None:
+        """The blocker still open (the newest one, unless it was resolved)."""
+        last = self.blockers[-1] if self.blockers else None
+        return last if last is not None and not last.resolved else None
+
+    def blocker(self, ident: str) -> BlockerRecord | None:
+        return next((b for b in self.blockers if b.id.casefold() == ident.casefold()), None)
+
+    def next_blocker_id(self) -> str:
+        return f"B{self.earlier.get('blockers', 0) + len(self.blockers) + 1}"
+
+    def set_why(
+        self,
+        n: int,
+        answer: str,
+        author: str,
+        at: str | None = None,
+        blocker: BlockerRecord | None = None,
+    ) -> BlockerRecord | None:
+        """Record a team answer on ``blocker`` (default: the current one); None if none."""
+        target = blocker or self.current_blocker
+        if target is not None:
+            target.whys[str(n)] = {"answer": answer, "author": author, "at": at or now_iso()}
+        return target
 
     def why_answers(self) -> dict[int, dict[str, str]]:
-        return {int(k): v for k, v in self.why.items() if k.isdigit()}
+        current = self.current_blocker
+        return current.answers() if current else {}
+
+    def trim_blockers(self, keep: int = BLOCKERS_KEPT) -> None:
+        """Keep the current blocker and the newest resolved ones; older ones leave a log line."""
+        resolved = [b for b in self.blockers if b.resolved]
+        if len(resolved) <= keep:
+            return
+        for b in resolved[:-keep]:
+            self.blockers.remove(b)
+            self.earlier["blockers"] = self.earlier.get("blockers", 0) + 1
+            self.add_log(
+                f"blocker {b.id} ({b.kind}) {b.root[:200]} — from {b.first_seen} to "
+                f"{b.resolved_at}, {b.runs} iteration(s); details left the issue",
+                "info",
+                at=b.resolved_at or None,
+            )
 
     def archive_oldest(self, keep: int) -> list[LogEntry]:
         """Remove and return the entries beyond the newest ``keep``."""
@@ -238,11 +306,28 @@ class SessionState:
             kwargs["iterations"] = [_build(IterationRecord, r) for r in data.get("iterations", [])]
             kwargs["log"] = [_build(LogEntry, e) for e in data.get("log", [])]
             kwargs["archives"] = [_build(Archive, a) for a in data.get("archives", [])]
+            kwargs["blockers"] = [_build(BlockerRecord, b) for b in data.get("blockers", [])]
+            if not kwargs["blockers"] and data.get("blocker_root"):  # state from before blockers
+                kwargs["blockers"] = [_migrated_blocker(data)]
             state = cls(**kwargs)
         except (TypeError, AttributeError) as exc:
             raise StateError(f"state has an unexpected shape: {exc}") from exc
         state._renumber()
         return state
+
+
+def _migrated_blocker(data: dict[str, Any]) -> BlockerRecord:
+    """The single blocker an older state kept, with its WHY answers."""
+    why = data.get("why")
+    return BlockerRecord(
+        id="B1",
+        kind=str(data.get("blocker_kind", "")),
+        root=str(data.get("blocker_root", "")),
+        first_seen=str(data.get("blocker_since", "")),
+        last_seen=str(data.get("blocker_since", "")),
+        resolved_at=str(data.get("resolved_at", "")),
+        whys=why if isinstance(why, dict) else {},
+    )
 
 
 def _build(cls: Any, data: Any) -> Any:
@@ -313,11 +398,11 @@ def reconcile(ours: SessionState, theirs: SessionState) -> SessionState:
     merged.log = sorted((e for i, e in logs.items() if i not in archived), key=lambda e: e.at)
     archives = {a.ref: a for a in theirs.archives} | {a.ref: a for a in ours.archives}
     merged.archives = sorted(archives.values(), key=lambda a: a.first_at)
-    why = dict(theirs.why)
-    for k, v in ours.why.items():
-        if k not in why or v.get("at", "") >= why[k].get("at", ""):
-            why[k] = v
-    merged.why = why
+    blockers = {b.id: b for b in theirs.blockers}
+    for b in ours.blockers:
+        twin = blockers.get(b.id)
+        blockers[b.id] = _fold_blockers(b, twin) if twin is not None else b
+    merged.blockers = sorted(blockers.values(), key=lambda b: (b.first_seen, b.id))
     merged.started_at = (
         min(ours.started_at, theirs.started_at)
         if ours.session_id == theirs.session_id
@@ -332,6 +417,21 @@ def reconcile(ours: SessionState, theirs: SessionState) -> SessionState:
         merged.sessions = max(known.sessions, merged.sessions)
     merged.trim_records()
     return merged
+
+
+def _fold_blockers(a: BlockerRecord, b: BlockerRecord) -> BlockerRecord:
+    """One blocker two concurrent runs each updated: newest facts, every answer (newest wins)."""
+    newest = a if (a.last_seen, a.resolved_at) >= (b.last_seen, b.resolved_at) else b
+    whys = dict(b.whys)
+    for k, v in a.whys.items():
+        if k not in whys or v.get("at", "") >= whys[k].get("at", ""):
+            whys[k] = v
+    return dataclasses.replace(
+        newest,
+        whys=whys,
+        proposals={**b.proposals, **a.proposals},
+        evidence=newest.evidence or a.evidence or b.evidence,
+    )
 
 
 def _fold_rows(a: IterationRecord, b: IterationRecord) -> IterationRecord:
@@ -363,7 +463,12 @@ def salvage_state(body: str, environment: str) -> SessionState | None:
         return None
     text = text[starts[-1].end() :]
     decoder = json.JSONDecoder()
-    found: dict[str, list[dict[str, Any]]] = {"iterations": [], "log": [], "archives": []}
+    found: dict[str, list[dict[str, Any]]] = {
+        "iterations": [],
+        "log": [],
+        "archives": [],
+        "blockers": [],
+    }
     i = text.find("{")
     while i >= 0:
         try:
@@ -387,7 +492,7 @@ def salvage_state(body: str, environment: str) -> SessionState | None:
     for m in _SCALAR.finditer(head):
         with contextlib.suppress(ValueError):
             data[m["key"]] = json.loads(m["value"])
-    for key in ("why", "last_failed", "last_iteration"):
+    for key in ("why", "last_failed", "last_iteration", "earlier"):
         at = text.find(f'"{key}":{{')
         if at >= 0:
             with contextlib.suppress(ValueError):
@@ -414,4 +519,6 @@ def _record_kind(obj: Any) -> str | None:
         return "log"
     if {"ref", "first_at", "last_at", "count"} <= keys:
         return "archives"
+    if {"id", "kind", "root", "first_seen"} <= keys:
+        return "blockers"
     return None

@@ -106,6 +106,7 @@ def apply(
     mutate: Callable[[SessionState], None] | None = None,
     keep_log: int = STATE_LOG_KEEP,
     key: bytes | None = None,
+    gather: Callable[[SessionState, Iteration, Verdict], None] | None = None,
 ) -> Update:
     """New body for ``body`` after this run.
 

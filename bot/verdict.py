@@ -13,6 +13,7 @@ treats all of it as untrusted.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -113,6 +114,7 @@ class Why:
     author: str = ""
     at: str = ""
     hints: list[str] = field(default_factory=list)
+    proposal: dict[str, str] | None = None  # answer/by/basis, until a person accepts it
 
 
 @dataclass(slots=True)
@@ -457,8 +459,13 @@ def judge(it: Iteration, cfg: Config) -> Verdict:
     )
 
 
-def with_answers(whys: Sequence[Why], answers: Mapping[int, Mapping[str, Any]]) -> list[Why]:
-    """The Five Whys with the team's ``/why N`` answers in place of hints (WHY 1 stays)."""
+def with_answers(
+    whys: Sequence[Why],
+    answers: Mapping[int, Mapping[str, Any]],
+    proposals: Mapping[int, Mapping[str, str]] | None = None,
+) -> list[Why]:
+    """The Five Whys with the team's ``/why N`` answers in place of hints (WHY 1 stays), and
+    analyzers' proposals beside the hints where nobody has answered yet."""
     out = []
     for why in whys:
         answer = answers.get(why.n)
@@ -471,6 +478,8 @@ def with_answers(whys: Sequence[Why], answers: Mapping[int, Mapping[str, Any]]) 
                 str(answer.get("author", "")),
                 str(answer.get("at", "")),
             )
+        elif proposals and why.n in proposals and why.n > 1:
+            why = dataclasses.replace(why, proposal=dict(proposals[why.n]))
         out.append(why)
     return out
 

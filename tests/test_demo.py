@@ -96,7 +96,7 @@ def test_health_down_is_an_infrastructure_blocker(tmp_path: Path) -> None:
     assert "- ❌ Infrastructure Health (`server_error` ×1) — HTTP 503" in body
     assert "**GOLDEN PATH STATUS**: ⚠️ **AT RISK**" in body
     assert "Infrastructure Health: ✅" not in body
-    assert "**ROOT ISSUE**: Infrastructure Health Failing: HTTP 503" in body
+    assert "**ROOT ISSUE** (B1): Infrastructure Health Failing: HTTP 503" in body
 
 
 def test_noise_frames_are_ignored(tmp_path: Path) -> None:

@@ -193,7 +193,11 @@ def test_duration_defaults_are_text(rows: dict[str, list[str]]) -> None:
 
 def test_defaults_are_valid_config(rows: dict[str, list[str]]) -> None:
     """Each default in the tables, written back at its key, is valid config that changes nothing."""
-    base: dict[str, Any] = {"deploy": {"url": "https://example.com"}, "auth": {"jwt": {}}}
+    base: dict[str, Any] = {
+        "deploy": {"url": "https://example.com"},
+        "auth": {"jwt": {}},
+        "evidence": {"logs": {"command": "true"}},
+    }
     expected = parse_config(base)
     checked = 0
     for key, (_, default, _) in rows.items():

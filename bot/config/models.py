@@ -151,13 +151,16 @@ class Deploy(_Model):
     """Extra (non-secret) environment for the command; it already inherits the step's."""
     cwd: str | None = None
     """Working directory for the command (default: the current one)."""
+    revision_from_output: str | None = None
+    r"""Regex that finds the deployed revision in the command's output (group 1 if the
+    pattern has one), e.g. ``'revision \[(\S+?)\]'`` for Cloud Run; shown with each iteration."""
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return None if value is None else _absolute_url(value)
 
-    @field_validator("url_from_output")
+    @field_validator("url_from_output", "revision_from_output")
     @classmethod
     def _check_regex(cls, value: str | None) -> str | None:
         if value is None:
@@ -564,6 +567,60 @@ class Tracking(_Model):
     """Session log entries kept in the body; older ones move to comments."""
 
 
+class Logs(_Model):
+    """A command that prints the backend's logs around a failure (its output is evidence)."""
+
+    command: str = Field(min_length=1)
+    """Shell command; ``{start}``, ``{end}`` (ISO times around the failure), ``{minutes}``,
+    ``{revision}``, ``{sha}`` and ``{environment}`` are replaced, shell-quoted."""
+    timeout: Duration = 30.0
+    """A logs command that takes longer is stopped; its failure is noted, never fatal."""
+    patterns: list[str] = ["ERROR", "Traceback", "1008", "1011", "JWT"]
+    """Regexes of interesting lines: the excerpt is taken around the first match."""
+    lines: StrictInt = Field(default=40, ge=1, le=200)
+    """Lines kept in the excerpt."""
+
+    @field_validator("patterns")
+    @classmethod
+    def _check_patterns(cls, value: list[str]) -> list[str]:
+        problems: list[tuple[Loc, str]] = []
+        for index, pattern in enumerate(value):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(((index,), f"not a valid regular expression ({exc.msg})"))
+        if problems:
+            raise Problem(*problems)
+        return value
+
+
+class Evidence(_Model):
+    """Root-cause evidence gathered when a blocker appears."""
+
+    paths: list[str] = []
+    """Paths of interest (globs such as ``auth/**``, ``**/websocket/**``): commits in the
+    regression window that change them are highlighted."""
+    commits: StrictInt = Field(default=20, ge=1, le=100)
+    """Commits listed from the regression window (newest first)."""
+    logs: Logs | None = None
+    """Fetch the backend's logs around the first failure (omit: no logs)."""
+
+
+class Analysis(_Model):
+    """Proposed answers for WHY 2–5, marked as proposals until a person accepts one."""
+
+    builtin: StrictBool = True
+    """Rules over the evidence (e.g. backend refuses what the auth service accepts + a commit
+    touching auth in the window → that commit)."""
+    command: str | None = None
+    """Command that reads the evidence as JSON on stdin and prints proposals as JSON
+    (see the README's "Plugging in an analyzer")."""
+    name: str | None = None
+    """Shown as "Proposed by <name>" (default: the command's first word)."""
+    timeout: Duration = 60.0
+    """An analyzer that takes longer is stopped and noted."""
+
+
 class Commands(_Model):
     """Slash commands in issue comments (``/retest``, ``/why N``)."""
 
@@ -600,6 +657,10 @@ class Config(_Model):
     """The tracking issue."""
     commands: Commands = Commands()
     """Slash-command policy."""
+    evidence: Evidence = Evidence()
+    """What is gathered when a blocker appears."""
+    analysis: Analysis = Analysis()
+    """Proposed answers for the Five Whys."""
 
     @field_validator("environment")
     @classmethod

@@ -27,6 +27,7 @@ class Report:
     verdict: Verdict | None
     log: Sequence[LogEntry] = ()
     mutate: Callable[[SessionState], None] | None = None  # e.g. record a /why answer
+    gather: Callable[[SessionState, Iteration, Verdict], None] | None = None  # evidence
     results_path: Path | None = None
     # filled in by the tracker
     shown: Iteration | None = None  # the iteration the body shows

@@ -10,6 +10,7 @@ What to do with the issue — find it, reconcile, verify, archive — lives in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -41,6 +42,14 @@ def make_retry(total: int = 5, backoff: float = 0.5) -> GithubRetry:
         allowed_methods=Retry.DEFAULT_ALLOWED_METHODS.union({"GET", "POST", "PATCH"}),
         max_rate_limit_wait=120,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    sha: str
+    author: str
+    title: str
+    url: str = ""
 
 
 def is_pull_request(issue: Issue) -> bool:
@@ -178,6 +187,33 @@ class GitHub:
     def react(self, target: Issue | IssueComment, content: str) -> None:
         self._count()
         target.create_reaction(content)
+
+    # -- history -----------------------------------------------------------------------------
+    def compare(self, base: str, head: str, limit: int) -> tuple[list[CommitInfo], int, list[str]]:
+        """Commits from ``base`` to ``head`` (newest first, at most ``limit``), how many in
+        all, and the files they change — one request (GitHub's first page: 250 commits)."""
+        self._count()
+        data = self.repo.compare(base, head).raw_data
+        commits = [
+            CommitInfo(
+                sha=str(c.get("sha", "")),
+                author=str(
+                    (c.get("author") or {}).get("login")
+                    or ((c.get("commit") or {}).get("author") or {}).get("name")
+                    or ""
+                ),
+                title=str((c.get("commit") or {}).get("message", "")).split("\n", 1)[0],
+                url=str(c.get("html_url", "")),
+            )
+            for c in data.get("commits") or []
+        ]
+        files = [str(f.get("filename", "")) for f in data.get("files") or []]
+        return commits[::-1][:limit], int(data.get("total_commits") or len(commits)), files
+
+    def commit_files(self, sha: str) -> list[str]:
+        """The files one commit changes (one request)."""
+        self._count()
+        return [f.filename for f in self.repo.get_commit(sha).files]
 
     def permission(self, login: str) -> str:
         """The user's role name: admin, maintain, write, triage, read or none."""

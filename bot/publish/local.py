@@ -54,6 +54,7 @@ class LocalTracker:
             verdict=report.verdict,
             run_log=report.log,
             mutate=report.mutate,
+            gather=report.gather,
             key=self.key,
         )
         for w in upd.warnings:
@@ -101,6 +102,7 @@ class NoTracker:
             verdict=report.verdict,
             run_log=report.log,
             mutate=report.mutate,
+            gather=report.gather,
             key=self.key,
         )
         if self.dry_run:

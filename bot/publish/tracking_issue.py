@@ -181,6 +181,7 @@ class GitHubTracker:
                 issue=_issue_ref(issue),
                 pending=pending,
                 mutate=report.mutate,
+                gather=report.gather,
                 key=self.key,
             )
             self._fill(report, upd, issue)

@@ -394,4 +394,4 @@ def test_several_commands_from_a_refused_user_get_one_reply(
     assert _fire(workdir, monkeypatch, payload) == 0
     _assert_refused(github_server, tracked, payload, "write")
     state = read_state(github_server.issue(REPO, tracked)["body"])
-    assert state is not None and state.why == {}
+    assert state is not None and all(b.whys == {} for b in state.blockers)

@@ -140,13 +140,17 @@ checks: {{agent_flow: {{sessions: 3, timeout: 5s, connect_timeout: 2s}}}}
 
 
 def test_a_state_block_edited_by_hand_is_dropped_not_merged(
-    workdir: Path, github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+    workdir: Path,
+    github_server: GitHubServer,
+    sample: SampleTarget,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Finding 1: a signed state whose text was changed fails its signature: nothing is kept."""
-    assert _push(workdir, monkeypatch) in (0, 1)
+    sample.set_faults("auth")
+    assert _push(workdir, monkeypatch) == 1
     body = github_server.issue(REPO, 1)["body"]
     assert " mac=" in body, "the bot signs its state (the JWT secret is the key)"
-    forged = body.replace('"why":{}', '"why":{"2":{"answer":"forged","author":"x","at":"z"}}')
+    forged = body.replace('"whys":{}', '"whys":{"2":{"answer":"forged","author":"x","at":"z"}}')
     assert forged != body
     with make_github(github_server, token="human-token") as g:
         github_server.add_token("human-token", "eve", role="admin")

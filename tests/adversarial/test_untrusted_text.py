@@ -22,7 +22,10 @@ from tests.support.github_server import GitHubServer
 from tests.support.hostile import hostile
 
 EVENTS = Path(__file__).parent.parent / "data" / "events"
-FAKE_STATE = '<!-- golden-path-state:v1\n{"iterations": [], "why": {"2": {"answer": "pwned"}}}\n-->'
+FAKE_STATE = (
+    '<!-- golden-path-state:v1\n{"iterations": [], "blockers": [{"id": "B1", "kind": "x", '
+    '"root": "r", "first_seen": "", "whys": {"2": {"answer": "pwned"}}}]}\n-->'
+)
 EVIL = (
     "{{ 7*7 }} {% for x in range(3) %}boom{% endfor %} @octo-org/admins @alice #123 "
     f"{END} {FAKE_STATE} ```\n| a | b |\n|---|---|\n<details><summary>x <img src=x>"
@@ -35,7 +38,8 @@ def _assert_inert(body: str, iterations: int) -> None:
     assert body.count("<!-- golden-path-state:v1") == 1
     state = read_state(body)
     assert state is not None and len(state.iterations) == iterations
-    assert all(v.get("answer") != "pwned" for v in state.why.values())  # not spoofed
+    answers = [v for b in state.blockers for v in b.whys.values()]
+    assert all(v.get("answer") != "pwned" for v in answers)  # not spoofed
     visible = body.split("<!-- golden-path-state")[0]
     assert "boomboomboom" not in visible and "{{ 7" not in visible.replace("{{ 7\\*7", "")
     assert not re.search(r"@(octo-org|alice)\b", body)
