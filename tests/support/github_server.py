@@ -95,7 +95,7 @@ SECONDARY_RATE_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID {request_id}."
 )
-_ISSUE_SORTS = {"created", "updated", "comments"}
+_ISSUE_SORTS = {"created", "updated"}
 
 
 def _rank(role: str) -> int:
@@ -551,14 +551,12 @@ class GitHubServer:
         state: str = "open",
         user: str | None = None,
         *,
-        assignees: Iterable[str] = (),
         state_reason: str | None = None,
         locked: bool = False,
     ) -> int:
         """Seed an issue as if it already existed; returns its number. Not recorded."""
         with self.lock:
             record = self._new_issue(self.repo(repo), title, body, labels, user or self.login)
-            record["assignees"] = list(assignees)
             record["locked"] = locked
             if state == "closed":
                 record.update(
@@ -593,7 +591,6 @@ class GitHubServer:
             "active_lock_reason": None,
             "labels": list(dict.fromkeys(names)),
             "user": login,
-            "assignees": [],
             "created_at": now,
             "updated_at": now,
             "closed_at": None,
@@ -1189,7 +1186,6 @@ class GitHubServer:
         labels = [
             self._label_json(repo, self._ensure_label(repo, name)) for name in issue["labels"]
         ]
-        assignees = [self._user_json(a) for a in issue["assignees"]]
         closed_by = issue.get("closed_by")
         return {
             "url": api,
@@ -1207,8 +1203,8 @@ class GitHubServer:
             "labels": labels,
             "state": issue["state"],
             "locked": issue["locked"],
-            "assignee": assignees[0] if assignees else None,
-            "assignees": assignees,
+            "assignee": None,
+            "assignees": [],
             "milestone": None,
             "comments": len(self._comments_of(repo, issue["number"])),
             "created_at": issue["created_at"],
@@ -1520,9 +1516,6 @@ class GitHubServer:
         if state not in ("open", "closed", "all"):
             raise _validation("Issue", "invalid", "state")
         wanted = [n.strip().lower() for n in q.get("labels", "").split(",") if n.strip()]
-        creator = q.get("creator", "").lower()
-        assignee = q.get("assignee")
-        since = q.get("since")
         items = []
         for issue in repo.issues.values():
             if issue["deleted"] or (state != "all" and issue["state"] != state):
@@ -1530,37 +1523,20 @@ class GitHubServer:
             have = {n.lower() for n in issue["labels"]}
             if any(w not in have for w in wanted):
                 continue
-            if creator and issue["user"].lower() != creator:
-                continue
-            if assignee == "none" and issue["assignees"]:
-                continue
-            if assignee == "*" and not issue["assignees"]:
-                continue
-            if assignee not in (None, "none", "*") and assignee.lower() not in {
-                a.lower() for a in issue["assignees"]
-            }:
-                continue
-            if since and issue["updated_at"] < since:
-                continue
             items.append(issue)
-        items = self._sorted(repo, items, q.get("sort", "created"), q.get("direction", "desc"))
+        items = self._sorted(items, q.get("sort", "created"), q.get("direction", "desc"))
         page, headers = self._paginate(ctx, items)
         return _Response(200, [self._issue_json(repo, i) for i in page], headers)
 
-    def _sorted(
-        self, repo: Repo, items: list[dict[str, Any]], sort: str, direction: str
-    ) -> list[dict[str, Any]]:
+    @staticmethod
+    def _sorted(items: list[dict[str, Any]], sort: str, direction: str) -> list[dict[str, Any]]:
         if sort not in _ISSUE_SORTS:
             raise _validation("Issue", "invalid", "sort")
         if direction not in ("asc", "desc"):
             raise _validation("Issue", "invalid", "direction")
-
-        def key(issue: dict[str, Any]) -> tuple[Any, int]:
-            if sort == "comments":
-                return len(self._comments_of(repo, issue["number"])), issue["number"]
-            return issue[f"{sort}_at"], issue["number"]
-
-        return sorted(items, key=key, reverse=direction == "desc")
+        return sorted(
+            items, key=lambda i: (i[f"{sort}_at"], i["number"]), reverse=direction == "desc"
+        )
 
     def _create_issue(self, ctx: _Ctx, owner: str, name: str) -> _Response:
         repo = self._issues_repo(ctx, owner, name)
@@ -1580,11 +1556,7 @@ class GitHubServer:
             )
         self._check_body("Issue", data.get("body"))
         labels = self._label_names(data.get("labels", []))
-        assignees = list(data.get("assignees") or [])
-        if data.get("assignee"):
-            assignees.insert(0, data["assignee"])
         issue = self._new_issue(repo, title, data.get("body"), labels, ctx.user.login)
-        issue["assignees"] = list(dict.fromkeys(assignees))
         body = self._issue_json(repo, issue)
         return _Response(201, body, {"Location": body["url"]})
 
@@ -1615,8 +1587,6 @@ class GitHubServer:
             changes["body"] = data["body"]
         if "labels" in data:
             changes["labels"] = self._apply_labels(repo, self._label_names(data["labels"]))
-        if "assignees" in data:
-            changes["assignees"] = list(dict.fromkeys(data["assignees"] or []))
         reason = data.get("state_reason")
         if reason not in (None, "completed", "not_planned", "reopened", "duplicate"):
             raise _validation("Issue", "invalid", "state_reason")
