@@ -120,6 +120,19 @@ class Run:
             return LocalTracker(self.cfg, name[6:], log=self.log)
         raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
+    def preflight(self, *, tracker: str | None = None, gh: GitHub | None = None) -> None:
+        """The cheap checks before an iteration (:func:`bot.preflight.require`): a missing
+        token or secret ends the command now, as a config error, not after a deploy."""
+        from bot.preflight import require
+
+        require(
+            self.cfg,
+            self.settings,
+            tracker_choice=tracker or self.tracker_name or None,
+            github_ready=gh is not None,
+            log=self.log,
+        )
+
     def progress(self) -> Progress:
         """A bar on a terminal, lines in CI, or what ``GOLDEN_PATH_PROGRESS`` says."""
         s = self.settings
@@ -134,6 +147,7 @@ class Run:
         carry_from: SessionState | None = None,
     ) -> int:
         """Run one iteration, then :meth:`finish` it; returns the exit code."""
+        self.preflight(tracker=tracker, gh=gh)
         opts.progress = opts.progress or self.progress()
         it = run_async(
             pipeline.run_iteration(self.cfg, opts, self.settings, self.log, group=self.log.group)
