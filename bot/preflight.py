@@ -36,7 +36,10 @@ NO_TOKEN = (
     "checks.agent_flow sends no token: add an auth: section (auth.jwt or auth.token_env) — "
     "or set checks.agent_flow.token_in: none if the backend needs none"
 )
-FORK_NOTE = " (pull requests from forks get no secrets; the run needs it)"
+FORK_NOTE = (
+    " (expected on a pull request from a fork, which gets no secrets and a read-only token; "
+    "the run needs it)"
+)
 
 
 @dataclass(frozen=True, slots=True)

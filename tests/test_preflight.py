@@ -197,7 +197,8 @@ def test_on_pull_requests_a_missing_secret_is_a_warning(
             WARN,
             "auth.jwt.secret_env",
             "environment variable PREFLIGHT_SECRET is not set — export it, or pass it to the step "
-            "with env: (pull requests from forks get no secrets; the run needs it)",
+            "with env: (expected on a pull request from a fork, which gets no secrets and a "
+            "read-only token; the run needs it)",
         )
         in lines
     )
