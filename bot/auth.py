@@ -68,8 +68,9 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
     claims = ev.claims
     if not ev.token_sent:
         hints.append(
-            "No token was sent with the WebSocket connection (agent_flow.token_in: none, or "
-            "the token env var is empty) — the backend cannot authenticate an anonymous socket."
+            "No token was sent with the WebSocket connection: the config has no auth: section "
+            "(add auth.jwt or auth.token_env), or checks.agent_flow.token_in is none — the "
+            "backend cannot authenticate an anonymous socket."
         )
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if isinstance(exp, int | float) and exp <= now:

@@ -117,6 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="override checks.agent_flow.sessions",
     )
 
+    check = sub.add_parser(
+        "check", help="pre-flight in seconds: config, secrets, GitHub token, URLs (exit 0/1/2)"
+    )
+    check.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    check.add_argument(
+        "--tracker",
+        default=None,
+        metavar="github|local:PATH|none",
+        help="the tracker to check (default: the one `run` would use)",
+    )
+    check.add_argument(
+        "--sample-line",
+        default=None,
+        metavar="TEXT",
+        help="a line of deploy output: does deploy.url_from_output find the URL in it?",
+    )
+
     sub.add_parser(
         "serve-sample",
         help="serve the bundled sample target (--profile, --port, --fault, --event-delay; see -h)",
@@ -204,11 +221,23 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _run(args: argparse.Namespace, settings: Settings) -> Run:
     from bot.config import load_config
+    from bot.preflight import require
+
+    cfg = load_config(args.config)
+    if args.command in ("run", "merge"):
+        # Before the pipeline is even imported: a missing token or secret fails in the
+        # first second. (handle-event checks per iteration: most events run none.)
+        require(
+            cfg,
+            settings,
+            tracker_choice="none" if getattr(args, "shard", None) else args.tracker,
+            needs_secrets=args.command == "run",
+        )
     from bot.runner import Run
     from bot.runtime import Console, RunLog
 
     return Run(
-        load_config(args.config),
+        cfg,
         settings,
         RunLog(verbose=args.debug, in_actions=settings.in_actions),
         Console(),
@@ -226,6 +255,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(config_schema(), indent=2))
         return EXIT_OK
     settings = _settings(args)
+    if args.command == "check":
+        from bot.preflight import check
+        from bot.runtime import Console
+
+        return check(
+            args.config,
+            settings,
+            Console(),
+            tracker_choice=args.tracker,
+            sample=args.sample_line,
+        )
     if args.command == "demo":
         from bot.demo import demo
 

@@ -160,6 +160,19 @@ class Run:
             self.cfg, changes=changes, env=self.settings.env, server_url=server, log=self.log
         )
 
+    def preflight(self, *, tracker: str | None = None, gh: GitHub | None = None) -> None:
+        """The cheap checks before an iteration (:func:`bot.preflight.require`): a missing
+        token or secret ends the command now, as a config error, not after a deploy."""
+        from bot.preflight import require
+
+        require(
+            self.cfg,
+            self.settings,
+            tracker_choice=tracker or self.tracker_name or None,
+            github_ready=gh is not None,
+            log=self.log,
+        )
+
     def progress(self) -> Progress:
         """A bar on a terminal, lines in CI, or what ``GOLDEN_PATH_PROGRESS`` says."""
         s = self.settings
@@ -174,6 +187,10 @@ class Run:
         carry_from: SessionState | None = None,
     ) -> int:
         """Run one iteration, then :meth:`finish` it; returns the exit code."""
+        if isinstance(tracker, str | None):
+            self.preflight(tracker=tracker, gh=gh)
+        else:  # a command's tracker: GitHub answered already in this run
+            self.preflight(tracker="github", gh=getattr(tracker, "gh", None))
         opts.progress = opts.progress or self.progress()
         it = run_async(
             pipeline.run_iteration(self.cfg, opts, self.settings, self.log, group=self.log.group)

@@ -177,7 +177,9 @@ def test_ten_concurrent_runs_keep_every_iteration(
         log = RunLog(stream=open("/dev/null", "w"))  # noqa: SIM115
         log(f"run {i}", "info")
         gh = GitHub(make_github(github_server, retry=make_retry()), REPO)
-        tracker = GitHubTracker(cfg, gh, log=log, out=Console(log.stream), settle_s=1.0)
+        tracker = GitHubTracker(
+            cfg, gh, log=log, out=Console(log.stream), settle_s=1.0, bot_login=github_server.login
+        )
         start.wait()
         try:
             tracker.publish(Report(it, judge(it, cfg), log.entries))

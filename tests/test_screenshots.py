@@ -134,7 +134,9 @@ def test_first_screen_shows_the_status_and_the_blocker(
     assert not issue.closed
     text = rendered.first_screen
     assert "Current Status: CRITICAL BLOCKER" in text
-    assert re.search(r"ROOT ISSUE : WebSocket Authentication \S*SSOT Auth failed", text), text
+    assert re.search(
+        r"ROOT ISSUE(?: \(B\d+\))? ?: WebSocket Authentication \S*SSOT Auth failed", text
+    ), text
 
 
 @browser_test

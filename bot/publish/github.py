@@ -31,6 +31,45 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def credentials(settings: Settings) -> tuple[str, str]:
+    """The token and ``owner/name`` the GitHub tracker needs, or the error that says why not.
+
+    Read without importing PyGithub, so the pre-flight can fail a run in its first second.
+    """
+    token, repository = settings.github_token, settings.repository
+    if not token:
+        raise ConfigError(
+            "GITHUB_TOKEN is not set — pass it to the step (env: GITHUB_TOKEN: "
+            "${{ github.token }}), or use --tracker local:PATH"
+        )
+    if "/" not in repository:
+        raise ConfigError(
+            f"GITHUB_REPOSITORY {repository!r} is not owner/name — Actions sets it; "
+            "set it by hand outside Actions"
+        )
+    return token, repository
+
+
+@dataclass(frozen=True, slots=True)
+class RepoAccess:
+    """What one ``GET /repos/{owner}/{repo}`` says about the token's reach there."""
+
+    repository: str
+    has_issues: bool
+    archived: bool
+    permissions: dict[str, bool] | None
+    """``admin``/``maintain``/``push``/``triage``/``pull`` as GitHub reports them for the
+    token's account; None when GitHub reports none (installation tokens: ``GITHUB_TOKEN``
+    or a GitHub App's), which only a write could then tell."""
+
+    @property
+    def issue_write(self) -> bool | None:
+        """May it edit and label the tracking issue (triage or more)? None: not reported."""
+        if self.permissions is None:
+            return None
+        return any(self.permissions.get(k) for k in ("triage", "push", "maintain", "admin"))
+
+
 def make_retry(total: int = 5, backoff: float = 0.5) -> GithubRetry:
     """PyGithub's retry, with PATCH allowed (an issue edit is idempotent)."""
     from github import GithubRetry
@@ -72,19 +111,9 @@ class GitHub:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, retry: GithubRetry | None = None) -> GitHub:
+        token, repository = credentials(settings)
         from github import Auth, Github
 
-        token, repository = settings.github_token, settings.repository
-        if not token:
-            raise ConfigError(
-                "GITHUB_TOKEN is not set — pass it to the step (env: GITHUB_TOKEN: "
-                "${{ github.token }}), or use --tracker local:PATH"
-            )
-        if "/" not in repository:
-            raise ConfigError(
-                f"GITHUB_REPOSITORY {repository!r} is not owner/name — Actions sets it; "
-                "set it by hand outside Actions"
-            )
         redact.register(token)
         local = _is_loopback(settings.api_url)
         client = Github(
@@ -102,6 +131,27 @@ class GitHub:
 
     def _count(self, n: int = 1) -> None:
         self.calls += n
+
+    # -- the repository --------------------------------------------------------------------
+    def access(self) -> RepoAccess:
+        """Read the repository once: proves read access, and reports what GitHub says of
+        write access (raises ``GithubException`` as PyGithub does, e.g. 401, 404)."""
+        self._count()
+        perms = self.repo.permissions  # the lazy repository is fetched here
+        return RepoAccess(
+            repository=self.repo.full_name,
+            has_issues=bool(self.repo.has_issues),
+            archived=bool(self.repo.archived),
+            permissions=None
+            if perms is None
+            else {
+                "admin": bool(perms.admin),
+                "maintain": bool(perms.maintain),
+                "push": bool(perms.push),
+                "triage": bool(perms.triage),
+                "pull": bool(perms.pull),
+            },
+        )
 
     # -- identity --------------------------------------------------------------------------
     def whoami(self) -> str | None:

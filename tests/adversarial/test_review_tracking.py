@@ -345,7 +345,7 @@ def test_a_removed_label_neither_forks_the_issue_nor_stays_removed(
     """Finding 10: the bot finds its own issue by authorship and marker, and re-labels it."""
     assert _push(workdir, monkeypatch) in (0, 1)
     with make_github(github_server) as g:
-        g.get_repo(REPO).get_issue(1).set_labels()
+        g.get_repo(REPO).get_issue(1).edit(labels=[])
     _push(workdir, monkeypatch)
     assert len(github_server.issues(REPO)) == 1
     labels = {

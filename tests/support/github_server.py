@@ -1,14 +1,17 @@
 """A small, real GitHub REST stand-in for tests.
 
 Why a real server: the bot talks to GitHub only through PyGithub, and PyGithub's behaviour that
-matters in production (following ``url`` fields, ``Link`` pagination, conditional requests,
-``GithubRetry`` on 5xx / rate limits / dropped connections) only happens on the wire. Patching
-PyGithub would test our guesses about it; this server lets the tests exercise the real library.
+matters in production (following ``url`` fields, ``Link`` pagination, ``GithubRetry`` on 5xx /
+rate limits / dropped connections) only happens on the wire. Patching PyGithub would test our
+guesses about it; this server lets the tests exercise the real library.
 
-The server speaks GitHub's response shapes and status codes for the endpoints the bot uses
-(issues, comments, reactions, labels, collaborator permission, search, ``/user``,
-``/rate_limit``), records every request, and can inject faults. Every ``url``-like field is
-built from the server's own base URL, so PyGithub follows them back here.
+It speaks GitHub's response shapes and status codes for what the bot's seam
+(``bot/publish/github.py``) and the tests use, and nothing more: the repository (with
+``permissions`` as a user token sees it), issues (list, create, get, edit), issue comments
+(create, get, delete), reactions (create), collaborator permission, the compare of two
+commits, and ``/user`` and ``/app`` as they answer installation and user tokens. It records
+every request and can inject faults. Every ``url``-like field is built from the server's own
+base URL, so PyGithub follows them back here.
 
 Deliberate choices where GitHub's docs are vague (each mirrors the observed GitHub behaviour):
 
@@ -23,19 +26,26 @@ Deliberate choices where GitHub's docs are vague (each mirrors the observed GitH
 * Commenting on a locked issue: 403 ``Unable to create comment because issue is locked.`` for
   bots (GitHub Apps, ``GITHUB_TOKEN``) and for users below ``write``; people with push access
   may still comment.
-* ``/search/issues`` rejects a query without ``is:issue``/``is:pull-request`` (422), as GitHub
-  now does; it matches free text by word sequence (punctuation ignored, like GitHub's
-  tokeniser), and answers 422 for qualifiers it does not implement rather than silently
-  ignoring them.
 * Bots whose role is below ``triage`` get 403 ``Resource not accessible by integration`` on
   writes (a workflow without ``issues: write``).
+* Tokens: a ``[bot]`` identity is an installation token (``GITHUB_TOKEN``, a GitHub App's);
+  any other is a user's token. ``GET /user`` answers an installation token 403 ``Resource not
+  accessible by integration``; ``GET /app`` takes only an app's JWT, which the stand-in does
+  not issue, so it answers every token 401 ``A JSON web token could not be decoded``.
+  ``GET /repos/{owner}/{repo}`` carries ``permissions`` for user tokens only.
+* Compare (``GET .../compare/{base}...{head}``, see :meth:`GitHubServer.add_commit`): refs are
+  branch names or (abbreviated, 7+ characters) commit SHAs of that repository; an unknown one
+  is 404 ``Not Found``, unrelated histories 404 ``No common ancestor between {base} and
+  {head}.``. ``files`` is the union of the files the head's new commits touched (GitHub diffs
+  the merge base against the head, which differs only when a commit undoes another) and is
+  only sent with page 1; ``commits`` are oldest first, 250 per page unless ``per_page`` says
+  otherwise (at most 1000).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import hashlib
 import json
 import re
@@ -44,7 +54,7 @@ import threading
 import time
 import traceback
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -85,8 +95,7 @@ SECONDARY_RATE_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID {request_id}."
 )
-_SEARCH_LIMIT = 30  # GitHub: 30 search requests per minute for an authenticated client
-_ISSUE_SORTS = {"created", "updated", "comments"}
+_ISSUE_SORTS = {"created", "updated"}
 
 
 def _rank(role: str) -> int:
@@ -98,15 +107,9 @@ def _node_id(prefix: str, kind: str, ident: int) -> str:
     return f"{prefix}_{raw}"
 
 
-def _words(text: str | None) -> list[str]:
-    return re.findall(r"\w+", (text or "").lower())
-
-
-def _contains_phrase(haystack: list[str], phrase: list[str]) -> bool:
-    if not phrase:
-        return True
-    n = len(phrase)
-    return any(haystack[i : i + n] == phrase for i in range(len(haystack) - n + 1))
+def _sha(text: str) -> str:
+    """A git-like 40-hex object name (an identifier, not a security measure)."""
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def _iso(moment: datetime) -> str:
@@ -193,6 +196,8 @@ class Repo:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # comment id -> comment
     next_number: int = 1
+    commits: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha -> commit, in order
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> head sha
 
     @property
     def full_name(self) -> str:
@@ -249,7 +254,6 @@ class _Ctx:
 
 
 _Handler = Callable[..., _Response]
-_Filter = Callable[["Repo", dict[str, Any], list[str]], bool]
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -317,43 +321,24 @@ class GitHubServer:
         token: str = DEFAULT_TOKEN,
         login: str = DEFAULT_LOGIN,
         *,
-        user_type: str | None = None,
         default_repo: str | None = DEFAULT_REPO,
         api_prefix: str = "",
-        auto_create_repos: bool = False,
         rate_limit: int = 5000,
-        search_lag: bool = False,
-        require_search_type: bool = True,
-        forbid_user_endpoint_for_bots: bool = False,
-        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """
-        :param token: accepted token, identity ``login`` (more via :meth:`add_token`).
-        :param user_type: ``"Bot"``/``"User"``; default from the ``[bot]`` suffix.
+        :param token: accepted token, identity ``login`` (more via :meth:`add_token`); a
+            ``[bot]`` login is an installation token (``GITHUB_TOKEN``), any other a user's.
         :param api_prefix: e.g. ``"/api/v3"`` to look like GitHub Enterprise Server.
-        :param auto_create_repos: create unknown repositories on first use instead of 404.
         :param rate_limit: core requests per hour per identity (GitHub: 5000; 1000 for
             ``GITHUB_TOKEN`` per repository). Exhausting it yields GitHub's primary 403.
-        :param search_lag: when True, issues created/edited through the API only become
-            visible to ``/search/issues`` after :meth:`reindex_search` (GitHub's search is
-            eventually consistent; a fresh tracking issue is not found at once).
-        :param require_search_type: reject searches without ``is:issue``/``is:pr`` (422).
-        :param forbid_user_endpoint_for_bots: answer ``GET /user`` for a bot token with 403
-            ``Resource not accessible by integration``, as GitHub does for installation
-            tokens such as ``GITHUB_TOKEN``.
         """
         if api_prefix and (not api_prefix.startswith("/") or api_prefix.endswith("/")):
             raise ValueError("api_prefix must look like '/api/v3'")
         self.lock = threading.RLock()
         self.api_prefix = api_prefix
-        self.auto_create_repos = auto_create_repos
         self.rate_limit = rate_limit
-        self.search_lag = search_lag
-        self.require_search_type = require_search_type
-        self.forbid_user_endpoint_for_bots = forbid_user_endpoint_for_bots
         self.token = token
         self.login = login
-        self._clock = clock or (lambda: datetime.now(UTC))
         self._ids = 1000
         self._users: dict[str, _User] = {}
         self._deleted_users: set[str] = set()
@@ -361,15 +346,14 @@ class GitHubServer:
         self._repos: dict[str, Repo] = {}
         self._faults: list[Fault] = []
         self._requests: list[Recorded] = []
-        # (login, resource) -> [limit, used, reset epoch]
-        self._rate: dict[tuple[str, str], list[int]] = {}
-        self._search_index: dict[tuple[str, int], tuple[dict[str, Any], list[str]]] = {}
+        # lower login -> [limit, used, reset epoch] of the core budget
+        self._rate: dict[str, list[int]] = {}
         self._request_ids = 0
         self.errors: list[str] = []  # tracebacks of stand-in bugs (answered with 500)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self.add_token(token, login, type=user_type)
+        self.add_token(token, login)
         if default_repo:
             self.add_repo(default_repo)
         self._routes = self._build_routes()
@@ -539,13 +523,7 @@ class GitHubServer:
     # ------------------------------------------------------------------ seeding hooks
 
     def _now(self) -> str:
-        return _iso(self._clock())
-
-    def add_label(
-        self, repo: str, name: str, color: str = "ededed", description: str | None = None
-    ) -> dict[str, Any]:
-        with self.lock:
-            return self._ensure_label(self.repo(repo), name, color, description)
+        return _iso(datetime.now(UTC))
 
     def _ensure_label(
         self, repo: Repo, name: str, color: str = "ededed", description: str | None = None
@@ -573,7 +551,6 @@ class GitHubServer:
         state: str = "open",
         user: str | None = None,
         *,
-        assignees: Iterable[str] = (),
         state_reason: str | None = None,
         locked: bool = False,
         pull_request: bool = False,
@@ -585,7 +562,6 @@ class GitHubServer:
         """
         with self.lock:
             record = self._new_issue(self.repo(repo), title, body, labels, user or self.login)
-            record["assignees"] = list(assignees)
             record["locked"] = locked
             record["pull_request"] = pull_request
             if state == "closed":
@@ -596,7 +572,6 @@ class GitHubServer:
                 )
             elif state != "open":
                 raise ValueError("state must be open or closed")
-            self._index(self.repo(repo), record)
             return int(record["number"])
 
     def _new_issue(
@@ -622,7 +597,6 @@ class GitHubServer:
             "active_lock_reason": None,
             "labels": list(dict.fromkeys(names)),
             "user": login,
-            "assignees": [],
             "created_at": now,
             "updated_at": now,
             "closed_at": None,
@@ -639,7 +613,6 @@ class GitHubServer:
             r = self.repo(repo)
             issue = self._issue_record(r, number)
             comment = self._new_comment(r, issue, body, user or self.login)
-            self._index(r, issue)
             return int(comment["id"])
 
     def _new_comment(
@@ -687,10 +660,6 @@ class GitHubServer:
                 (c for c in r.comments.values() if c["issue"] == number), key=lambda c: c["id"]
             )
 
-    def comment(self, repo: str, comment_id: int) -> dict[str, Any]:
-        with self.lock:
-            return self.repo(repo).comments[comment_id]
-
     def reactions(
         self, repo: str, number: int | None = None, *, comment_id: int | None = None
     ) -> list[dict[str, Any]]:
@@ -718,19 +687,76 @@ class GitHubServer:
             issue = self._issue_record(self.repo(repo), number)
             issue.update(locked=False, active_lock_reason=None)
 
-    def reindex_search(self) -> None:
-        """With ``search_lag=True``: make every current issue visible to search."""
+    def add_branch(self, repo: str, name: str, at: str) -> None:
+        """Create branch ``name`` pointing at ``at`` (a branch or a commit SHA)."""
         with self.lock:
-            for repo in self._repos.values():
-                for issue in repo.issues.values():
-                    self._index(repo, issue)
+            r = self.repo(repo)
+            r.branches[name] = self._resolve_ref(r, at)
 
-    def _index(self, repo: Repo, issue: dict[str, Any]) -> None:
-        """Snapshot an issue for the lagging search index (hooks and reindex only)."""
-        if self.search_lag:
-            key = (repo.full_name.lower(), issue["number"])
-            bodies = [c["body"] for c in self._comments_of(repo, issue["number"])]
-            self._search_index[key] = (copy.deepcopy(issue), bodies)
+    def add_commit(
+        self,
+        repo: str,
+        message: str,
+        files: Iterable[str | tuple[str, str]] = (),
+        *,
+        branch: str = "main",
+        author: str | None = "octocat",
+        author_name: str | None = None,
+    ) -> str:
+        """Commit on ``branch`` (created on first use, as a root commit); returns the SHA.
+
+        ``files`` are paths (status ``modified``) or ``(path, status)`` pairs, status one of
+        added/removed/modified/renamed. ``author`` is the GitHub login the commit is linked
+        to (None: an e-mail GitHub knows no account for, so ``author`` is null).
+        """
+        name = author_name or author
+        if not name:
+            raise ValueError("give author (a login) or author_name")
+        changes = [(f, "modified") if isinstance(f, str) else f for f in files]
+        for _, status in changes:
+            if status not in ("added", "removed", "modified", "renamed"):
+                raise ValueError(f"file status must be added/removed/modified/renamed: {status}")
+        with self.lock:
+            r = self.repo(repo)
+            parent = r.branches.get(branch)
+            ident = self._next_id()
+            sha = _sha(f"{r.full_name}:{ident}:{message}")
+            if author:
+                self._user(author)
+            email = f"{author}@users.noreply.github.com" if author else f"{ident}@example.com"
+            r.commits[sha] = {
+                "sha": sha,
+                "message": message,
+                "author": author,
+                "name": name,
+                "email": email,
+                "date": self._now(),
+                "parents": [parent] if parent else [],
+                "files": changes,
+            }
+            r.branches[branch] = sha
+            return sha
+
+    def _resolve_ref(self, repo: Repo, ref: str) -> str:
+        """A branch name or a (7+ character) SHA prefix → the full SHA; 404 otherwise."""
+        if ref in repo.branches:
+            return repo.branches[ref]
+        if len(ref) >= 7:
+            found = [sha for sha in repo.commits if sha.startswith(ref.lower())]
+            if len(found) == 1:
+                return found[0]
+        raise _not_found(f"{DOCS}/commits/commits#compare-two-commits")
+
+    def _ancestry(self, repo: Repo, sha: str) -> set[str]:
+        """``sha`` and every commit reachable from it."""
+        seen: set[str] = set()
+        todo = [sha]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(repo.commits[current]["parents"])
+        return seen
 
     # ------------------------------------------------------------------ requests & faults
 
@@ -837,45 +863,34 @@ class GitHubServer:
         with self.lock:
             self._faults.clear()
 
-    def set_rate_limit(
-        self, remaining: int, *, resource: str = "core", login: str | None = None
-    ) -> None:
-        """Set the remaining budget of an identity (default: the main token's)."""
+    def set_rate_limit(self, remaining: int, *, login: str | None = None) -> None:
+        """Set the remaining core budget of an identity (default: the main token's)."""
         with self.lock:
-            bucket = self._bucket(login or self.login, resource)
+            bucket = self._bucket(login or self.login)
             bucket[1] = max(0, bucket[0] - remaining)
 
     # ------------------------------------------------------------------ rate limits
 
-    def _bucket(self, login: str, resource: str) -> list[int]:
-        """The rate budget of ``login`` ("" for unauthenticated) as ``[limit, used, reset]``."""
-        key = (login.lower(), resource)
+    def _bucket(self, login: str) -> list[int]:
+        """The core budget of ``login`` ("" for unauthenticated) as ``[limit, used, reset]``."""
+        key = login.lower()
         now = int(time.time())
         bucket = self._rate.get(key)
         if bucket is None or bucket[2] <= now:
-            if login:
-                limit = _SEARCH_LIMIT if resource == "search" else self.rate_limit
-            else:  # unauthenticated clients: GitHub allows 60/h core, 10/min search
-                limit = 10 if resource == "search" else 60
-            window = 60 if resource == "search" else 3600
-            bucket = [limit, 0, now + window]
+            limit = self.rate_limit if login else 60  # GitHub: 60/h for anonymous clients
+            bucket = [limit, 0, now + 3600]
             self._rate[key] = bucket
         return bucket
 
-    def _rate_headers(self, login: str, resource: str) -> dict[str, str]:
-        limit, used, reset = self._bucket(login, resource)
+    def _rate_headers(self, login: str) -> dict[str, str]:
+        limit, used, reset = self._bucket(login)
         return {
             "x-ratelimit-limit": str(limit),
             "x-ratelimit-remaining": str(max(0, limit - used)),
             "x-ratelimit-reset": str(reset),
             "x-ratelimit-used": str(used),
-            "x-ratelimit-resource": resource,
+            "x-ratelimit-resource": "core",
         }
-
-    def _rate_json(self, login: str, resource: str) -> dict[str, Any]:
-        limit, used, reset = self._bucket(login, resource)
-        remaining = max(0, limit - used)
-        return {"limit": limit, "used": used, "remaining": remaining, "reset": reset}
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -953,7 +968,7 @@ class GitHubServer:
             body = {"message": message, "documentation_url": DOCS, "status": str(status)}
         with self.lock:
             login = self._identity(request_headers)
-            headers = self._rate_headers(login.login if login else "", "core")
+            headers = self._rate_headers(login.login if login else "")
         extra = fault.headers() if callable(fault.headers) else (fault.headers or {})
         lowered = {k.lower() for k in extra}
         headers = {k: v for k, v in headers.items() if k not in lowered}
@@ -998,16 +1013,15 @@ class GitHubServer:
         body: Any,
         bad_json: bool,
     ) -> _Response:
-        """Authenticate, rate-limit, route, add ETag/304 and rate headers (lock held)."""
-        resource = "search" if path.startswith("/search/") else "core"
+        """Authenticate, rate-limit, route, add rate headers (lock held)."""
         user = self._identity(headers)
-        counts = user is not None and path != "/rate_limit"
+        counts = user is not None
         try:
             if user is None:
                 if "authorization" in headers:
                     raise _ApiError(401, "Bad credentials")
                 raise _ApiError(401, "Requires authentication")
-            bucket = self._bucket(user.login, resource)
+            bucket = self._bucket(user.login)
             if counts and bucket[1] >= bucket[0]:
                 counts = False  # the refusal itself costs nothing
                 who = "installation ID 1" if user.type == "Bot" else f"user ID {user.id}"
@@ -1019,9 +1033,6 @@ class GitHubServer:
             if bad_json:
                 raise _ApiError(400, "Problems parsing JSON")
             response = self._route(_Ctx(method, path, query, body, user))
-            response = self._conditional(method, headers, response)
-            if response.status == 304:
-                counts = False  # GitHub: a 304 does not count against the rate limit
         except _ApiError as error:
             response = _Response(error.status, error.body, dict(error.headers))
         except Exception as error:  # a bug in the stand-in: make it loud, not a hang
@@ -1029,26 +1040,9 @@ class GitHubServer:
             response = _Response(500, {"message": f"stand-in error: {error!r}", "status": "500"})
         who = user.login if user is not None else ""
         if counts or user is None:
-            bucket = self._bucket(who, resource)
+            bucket = self._bucket(who)
             bucket[1] = min(bucket[0], bucket[1] + 1)
-        response.headers.update(self._rate_headers(who, resource))
-        return response
-
-    @staticmethod
-    def _conditional(method: str, headers: dict[str, str], response: _Response) -> _Response:
-        if method not in ("GET", "HEAD") or response.status != 200:
-            return response
-        digest = hashlib.sha256(json.dumps(response.body, sort_keys=True).encode()).hexdigest()
-        etag = f'W/"{digest[:40]}"'
-        response.headers["ETag"] = etag
-        response.headers.setdefault("Cache-Control", "private, max-age=60, s-maxage=60")
-        response.headers.setdefault("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
-        wanted = headers.get("if-none-match")
-        if wanted is not None:
-            tags = {t.strip() for t in wanted.split(",")}
-            plain = {t.removeprefix("W/") for t in tags}
-            if "*" in tags or etag.removeprefix("W/") in plain:
-                return _Response(304, None, response.headers)
+        response.headers.update(self._rate_headers(who))
         return response
 
     # ------------------------------------------------------------------ routing
@@ -1059,40 +1053,19 @@ class GitHubServer:
         comment = repo + r"/issues/comments/(?P<comment_id>\d+)"
         table: list[tuple[str, str, _Handler]] = [
             ("GET", r"/user", self._get_authenticated_user),
-            ("GET", r"/users/(?P<login>[^/]+)", self._get_user),
-            ("GET", r"/rate_limit", self._get_rate_limit),
-            ("GET", r"/search/issues", self._search_issues),
+            ("GET", r"/app", self._get_authenticated_app),
             ("GET", repo, self._get_repo),
+            ("GET", repo + r"/compare/(?P<basehead>.+)", self._compare),
             ("GET", repo + r"/issues", self._list_issues),
             ("POST", repo + r"/issues", self._create_issue),
-            ("GET", repo + r"/issues/comments", self._list_repo_comments),
             ("GET", comment, self._get_comment),
-            ("PATCH", comment, self._edit_comment),
             ("DELETE", comment, self._delete_comment),
-            ("GET", comment + r"/reactions", self._list_comment_reactions),
             ("POST", comment + r"/reactions", self._react_comment),
-            ("DELETE", comment + r"/reactions/(?P<reaction_id>\d+)", self._unreact_comment),
             ("GET", issue, self._get_issue),
             ("PATCH", issue, self._edit_issue),
-            ("GET", issue + r"/comments", self._list_comments),
             ("POST", issue + r"/comments", self._create_comment),
-            ("GET", issue + r"/labels", self._list_issue_labels),
-            ("POST", issue + r"/labels", self._add_issue_labels),
-            ("PUT", issue + r"/labels", self._set_issue_labels),
-            ("DELETE", issue + r"/labels", self._clear_issue_labels),
-            ("DELETE", issue + r"/labels/(?P<label>[^/]+)", self._remove_issue_label),
-            ("GET", issue + r"/reactions", self._list_issue_reactions),
             ("POST", issue + r"/reactions", self._react_issue),
-            ("DELETE", issue + r"/reactions/(?P<reaction_id>\d+)", self._unreact_issue),
-            ("PUT", issue + r"/lock", self._lock),
-            ("DELETE", issue + r"/lock", self._unlock),
-            ("GET", repo + r"/labels", self._list_labels),
-            ("POST", repo + r"/labels", self._create_label),
-            ("GET", repo + r"/labels/(?P<label>[^/]+)", self._get_label),
-            ("PATCH", repo + r"/labels/(?P<label>[^/]+)", self._edit_label),
-            ("DELETE", repo + r"/labels/(?P<label>[^/]+)", self._delete_label),
             ("GET", repo + r"/collaborators/(?P<login>[^/]+)/permission", self._permission),
-            ("GET", repo + r"/collaborators/(?P<login>[^/]+)", self._is_collaborator),
         ]
         return [(m, re.compile(p), h) for m, p, h in table]
 
@@ -1152,7 +1125,7 @@ class GitHubServer:
         open_issues = sum(
             1 for i in repo.issues.values() if i["state"] == "open" and not i["deleted"]
         )
-        return {
+        body: dict[str, Any] = {
             "id": repo.id,
             "node_id": _node_id("R", "Repository", repo.id),
             "name": repo.name,
@@ -1178,8 +1151,10 @@ class GitHubServer:
             "disabled": False,
             "open_issues_count": open_issues,
             "open_issues": open_issues,
-            "permissions": self._permissions_hash(self._effective_role(repo, viewer.login)),
         }
+        if viewer.type != "Bot":  # GitHub reports them to user tokens, not installation tokens
+            body["permissions"] = self._permissions_hash(self._effective_role(repo, viewer.login))
+        return body
 
     def _label_json(self, repo: Repo, label: dict[str, Any]) -> dict[str, Any]:
         quoted = urllib.parse.quote(label["name"], safe="")
@@ -1217,7 +1192,6 @@ class GitHubServer:
         labels = [
             self._label_json(repo, self._ensure_label(repo, name)) for name in issue["labels"]
         ]
-        assignees = [self._user_json(a) for a in issue["assignees"]]
         closed_by = issue.get("closed_by")
         return {
             "url": api,
@@ -1236,8 +1210,8 @@ class GitHubServer:
             "labels": labels,
             "state": issue["state"],
             "locked": issue["locked"],
-            "assignee": assignees[0] if assignees else None,
-            "assignees": assignees,
+            "assignee": None,
+            "assignees": [],
             "milestone": None,
             "comments": len(self._comments_of(repo, issue["number"])),
             "created_at": issue["created_at"],
@@ -1282,6 +1256,61 @@ class GitHubServer:
             "performed_via_github_app": None,
         }
 
+    def _commit_json(self, repo: Repo, commit: dict[str, Any]) -> dict[str, Any]:
+        api = f"{self._repo_api(repo)}/commits/{commit['sha']}"
+        html = f"{self.web_url}/{repo.full_name}/commit/{commit['sha']}"
+        person = {"name": commit["name"], "email": commit["email"], "date": commit["date"]}
+        user = self._user_json(commit["author"]) if commit["author"] else None
+        return {
+            "url": api,
+            "sha": commit["sha"],
+            "node_id": _node_id("C", "Commit", int(commit["sha"][:8], 16)),
+            "html_url": html,
+            "comments_url": f"{api}/comments",
+            "commit": {
+                "url": f"{self._repo_api(repo)}/git/commits/{commit['sha']}",
+                "author": person,
+                "committer": dict(person),
+                "message": commit["message"],
+                "tree": {
+                    "sha": _sha(commit["sha"]),
+                    "url": f"{self._repo_api(repo)}/git/trees/{commit['sha']}",
+                },
+                "comment_count": 0,
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "signature": None,
+                    "payload": None,
+                    "verified_at": None,
+                },
+            },
+            "author": user,
+            "committer": user,
+            "parents": [
+                {
+                    "sha": p,
+                    "url": f"{self._repo_api(repo)}/commits/{p}",
+                    "html_url": f"{self.web_url}/{repo.full_name}/commit/{p}",
+                }
+                for p in commit["parents"]
+            ],
+        }
+
+    def _file_json(self, repo: Repo, head: str, path: str, status: str) -> dict[str, Any]:
+        quoted = urllib.parse.quote(path)
+        return {
+            "sha": _sha(f"{head}:{path}"),
+            "filename": path,
+            "status": status,
+            "additions": 0,
+            "deletions": 0,
+            "changes": 0,
+            "blob_url": f"{self.web_url}/{repo.full_name}/blob/{head}/{quoted}",
+            "raw_url": f"{self.web_url}/{repo.full_name}/raw/{head}/{quoted}",
+            "contents_url": f"{self._repo_api(repo)}/contents/{quoted}?ref={head}",
+        }
+
     def _reaction_json(self, reaction: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": reaction["id"],
@@ -1293,7 +1322,9 @@ class GitHubServer:
 
     # ------------------------------------------------------------------ helpers for handlers
 
-    def _paginate(self, ctx: _Ctx, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    def _paginate(
+        self, ctx: _Ctx, items: list[Any], *, default: int = 30, maximum: int = 100
+    ) -> tuple[list[Any], dict[str, str]]:
         """GitHub pagination: ``per_page`` (default 30, max 100), ``page`` (from 1) and an
         RFC 8288 ``Link`` header with absolute URLs (PyGithub follows ``next`` and reads
         ``last`` for ``totalCount``)."""
@@ -1304,7 +1335,7 @@ class GitHubServer:
             except ValueError:
                 return default
 
-        per_page = min(number("per_page", 30), 100)
+        per_page = min(number("per_page", default), maximum)
         page = number("page", 1)
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
@@ -1326,8 +1357,6 @@ class GitHubServer:
     def _find_repo(self, ctx: _Ctx, owner: str, name: str) -> Repo:
         full = f"{owner}/{name}"
         repo = self._repos.get(full.lower())
-        if repo is None and self.auto_create_repos:
-            repo = self.add_repo(full)
         if repo is None:
             raise _not_found(f"{DOCS}/repos/repos#get-a-repository")
         if repo.private and self._effective_role(repo, ctx.user.login) == "none":
@@ -1407,7 +1436,7 @@ class GitHubServer:
     # ------------------------------------------------------------------ handlers: meta
 
     def _get_authenticated_user(self, ctx: _Ctx) -> _Response:
-        if ctx.user.type == "Bot" and self.forbid_user_endpoint_for_bots:
+        if ctx.user.type == "Bot":  # an installation token acts for an app, not a user
             raise _ApiError(
                 403,
                 "Resource not accessible by integration",
@@ -1415,23 +1444,9 @@ class GitHubServer:
             )
         return _Response(200, self._user_json(ctx.user.login))
 
-    def _get_user(self, ctx: _Ctx, login: str) -> _Response:
-        if login.lower() in self._deleted_users:
-            raise _not_found(f"{DOCS}/users/users#get-a-user")
-        return _Response(200, self._user_json(login))
-
-    def _get_rate_limit(self, ctx: _Ctx) -> _Response:
-        core = self._rate_json(ctx.user.login, "core")
-        search = self._rate_json(ctx.user.login, "search")
-        graphql = {"limit": self.rate_limit, "used": 0, "remaining": self.rate_limit}
-        graphql["reset"] = core["reset"]
-        return _Response(
-            200,
-            {
-                "resources": {"core": core, "search": search, "graphql": graphql},
-                "rate": core,
-            },
-        )
+    def _get_authenticated_app(self, ctx: _Ctx) -> _Response:
+        """Only an app's JWT may ask; installation and user tokens are not JWTs."""
+        raise _ApiError(401, "A JSON web token could not be decoded")
 
     def _get_repo(self, ctx: _Ctx, owner: str, name: str) -> _Response:
         repo = self._find_repo(ctx, owner, name)
@@ -1457,12 +1472,57 @@ class GitHubServer:
             200, {"permission": LEGACY_PERMISSION[role], "role_name": role, "user": user}
         )
 
-    def _is_collaborator(self, ctx: _Ctx, owner: str, name: str, login: str) -> _Response:
+    # ------------------------------------------------------------------ handlers: compare
+
+    def _compare(self, ctx: _Ctx, owner: str, name: str, basehead: str) -> _Response:
         repo = self._find_repo(ctx, owner, name)
-        role = self._role(repo, login)
-        if role is None or role == "none" or login.lower() in self._deleted_users:
-            raise _not_found()
-        return _Response(204)
+        base_ref, dots, head_ref = basehead.partition("...")
+        if not dots or not base_ref or not head_ref:
+            raise _not_found(f"{DOCS}/commits/commits#compare-two-commits")
+        base, head = self._resolve_ref(repo, base_ref), self._resolve_ref(repo, head_ref)
+        behind_set, ahead_set = self._ancestry(repo, base), self._ancestry(repo, head)
+        common = behind_set & ahead_set
+        if not common:
+            raise _ApiError(
+                404,
+                f"No common ancestor between {base_ref} and {head_ref}.",
+                doc=f"{DOCS}/commits/commits#compare-two-commits",
+            )
+        order = list(repo.commits)  # insertion order is commit order
+        merge_base = max(common, key=order.index)
+        ahead = [repo.commits[sha] for sha in order if sha in ahead_set - behind_set]
+        behind = len(behind_set - ahead_set)
+        status = {
+            (False, False): "identical",
+            (True, False): "ahead",
+            (False, True): "behind",
+            (True, True): "diverged",
+        }[(bool(ahead), bool(behind))]
+        page, headers = self._paginate(ctx, ahead, default=250, maximum=1000)
+        api = f"{self._repo_api(repo)}/compare/{basehead}"
+        html = f"{self.web_url}/{repo.full_name}/compare/{basehead}"
+        body: dict[str, Any] = {
+            "url": api,
+            "html_url": html,
+            "permalink_url": f"{self.web_url}/{repo.full_name}/compare/"
+            f"{repo.owner}:{base}...{repo.owner}:{head}",
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "base_commit": self._commit_json(repo, repo.commits[base]),
+            "merge_base_commit": self._commit_json(repo, repo.commits[merge_base]),
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": behind,
+            "total_commits": len(ahead),
+            "commits": [self._commit_json(repo, c) for c in page],
+        }
+        if ctx.query.get("page", "1") == "1":  # GitHub sends the files with page 1 only
+            files: dict[str, str] = {}
+            for commit in ahead:
+                for path, change in commit["files"]:
+                    files[path] = change
+            body["files"] = [self._file_json(repo, head, p, st) for p, st in files.items()][:300]
+        return _Response(200, body, headers)
 
     # ------------------------------------------------------------------ handlers: issues
 
@@ -1474,8 +1534,6 @@ class GitHubServer:
             raise _validation("Issue", "invalid", "state")
         wanted = [n.strip().lower() for n in q.get("labels", "").split(",") if n.strip()]
         creator = q.get("creator", "").lower()
-        assignee = q.get("assignee")
-        since = q.get("since")
         items = []
         for issue in repo.issues.values():
             if issue["deleted"] or (state != "all" and issue["state"] != state):
@@ -1485,35 +1543,20 @@ class GitHubServer:
                 continue
             if creator and issue["user"].lower() != creator:
                 continue
-            if assignee == "none" and issue["assignees"]:
-                continue
-            if assignee == "*" and not issue["assignees"]:
-                continue
-            if assignee not in (None, "none", "*") and assignee.lower() not in {
-                a.lower() for a in issue["assignees"]
-            }:
-                continue
-            if since and issue["updated_at"] < since:
-                continue
             items.append(issue)
-        items = self._sorted(repo, items, q.get("sort", "created"), q.get("direction", "desc"))
+        items = self._sorted(items, q.get("sort", "created"), q.get("direction", "desc"))
         page, headers = self._paginate(ctx, items)
         return _Response(200, [self._issue_json(repo, i) for i in page], headers)
 
-    def _sorted(
-        self, repo: Repo, items: list[dict[str, Any]], sort: str, direction: str
-    ) -> list[dict[str, Any]]:
+    @staticmethod
+    def _sorted(items: list[dict[str, Any]], sort: str, direction: str) -> list[dict[str, Any]]:
         if sort not in _ISSUE_SORTS:
             raise _validation("Issue", "invalid", "sort")
         if direction not in ("asc", "desc"):
             raise _validation("Issue", "invalid", "direction")
-
-        def key(issue: dict[str, Any]) -> tuple[Any, int]:
-            if sort == "comments":
-                return len(self._comments_of(repo, issue["number"])), issue["number"]
-            return issue[f"{sort}_at"], issue["number"]
-
-        return sorted(items, key=key, reverse=direction == "desc")
+        return sorted(
+            items, key=lambda i: (i[f"{sort}_at"], i["number"]), reverse=direction == "desc"
+        )
 
     def _create_issue(self, ctx: _Ctx, owner: str, name: str) -> _Response:
         repo = self._issues_repo(ctx, owner, name)
@@ -1533,11 +1576,7 @@ class GitHubServer:
             )
         self._check_body("Issue", data.get("body"))
         labels = self._label_names(data.get("labels", []))
-        assignees = list(data.get("assignees") or [])
-        if data.get("assignee"):
-            assignees.insert(0, data["assignee"])
         issue = self._new_issue(repo, title, data.get("body"), labels, ctx.user.login)
-        issue["assignees"] = list(dict.fromkeys(assignees))
         body = self._issue_json(repo, issue)
         return _Response(201, body, {"Location": body["url"]})
 
@@ -1568,8 +1607,6 @@ class GitHubServer:
             changes["body"] = data["body"]
         if "labels" in data:
             changes["labels"] = self._apply_labels(repo, self._label_names(data["labels"]))
-        if "assignees" in data:
-            changes["assignees"] = list(dict.fromkeys(data["assignees"] or []))
         reason = data.get("state_reason")
         if reason not in (None, "completed", "not_planned", "reopened", "duplicate"):
             raise _validation("Issue", "invalid", "state_reason")
@@ -1596,43 +1633,7 @@ class GitHubServer:
             self._touch(repo, issue)
         return _Response(200, self._issue_json(repo, issue))
 
-    def _lock(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="write")
-        issue = self._live_issue(repo, number)
-        reason = self._payload(ctx).get("lock_reason")
-        if reason not in (None, "off-topic", "too heated", "resolved", "spam"):
-            raise _validation("Issue", "invalid", "lock_reason")
-        issue.update(locked=True, active_lock_reason=reason)
-        return _Response(204)
-
-    def _unlock(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="write")
-        self._live_issue(repo, number).update(locked=False, active_lock_reason=None)
-        return _Response(204)
-
     # ------------------------------------------------------------------ handlers: comments
-
-    def _list_comments(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        issue = self._live_issue(repo, number)
-        items = self._comments_of(repo, issue["number"])
-        since = ctx.query.get("since")
-        if since:
-            items = [c for c in items if c["updated_at"] >= since]
-        page, headers = self._paginate(ctx, items)
-        return _Response(200, [self._comment_json(repo, c) for c in page], headers)
-
-    def _list_repo_comments(self, ctx: _Ctx, owner: str, name: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        items = [
-            c
-            for c in sorted(repo.comments.values(), key=lambda c: c["id"])
-            if not repo.issues[c["issue"]]["deleted"]
-        ]
-        page, headers = self._paginate(ctx, items)
-        return _Response(200, [self._comment_json(repo, c) for c in page], headers)
 
     def _create_comment(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
         repo = self._issues_repo(ctx, owner, name)
@@ -1658,18 +1659,6 @@ class GitHubServer:
         repo = self._issues_repo(ctx, owner, name)
         return _Response(200, self._comment_json(repo, self._live_comment(repo, comment_id)))
 
-    def _edit_comment(self, ctx: _Ctx, owner: str, name: str, comment_id: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo)
-        comment = self._live_comment(repo, comment_id)
-        body = self._payload(ctx).get("body")
-        if body is None or body == "":
-            raise _validation("IssueComment", "missing_field", "body")
-        self._check_body("IssueComment", body)
-        if body != comment["body"]:
-            comment.update(body=body, updated_at=self._now())
-        return _Response(200, self._comment_json(repo, comment))
-
     def _delete_comment(self, ctx: _Ctx, owner: str, name: str, comment_id: str) -> _Response:
         repo = self._issues_repo(ctx, owner, name)
         self._require_write(ctx, repo)
@@ -1678,14 +1667,6 @@ class GitHubServer:
         return _Response(204)
 
     # ------------------------------------------------------------------ handlers: reactions
-
-    def _list_reactions(self, ctx: _Ctx, reactions: list[dict[str, Any]]) -> _Response:
-        content = ctx.query.get("content")
-        if content is not None and content not in REACTION_CONTENTS:
-            raise _validation("Reaction", "invalid", "content")
-        items = [r for r in reactions if content is None or r["content"] == content]
-        page, headers = self._paginate(ctx, items)
-        return _Response(200, [self._reaction_json(r) for r in page], headers)
 
     def _react(self, ctx: _Ctx, repo: Repo, reactions: list[dict[str, Any]]) -> _Response:
         """201 for a new reaction, 200 with the existing one for the same user + content."""
@@ -1712,293 +1693,10 @@ class GitHubServer:
         reactions.append(reaction)
         return _Response(201, self._reaction_json(reaction))
 
-    @staticmethod
-    def _unreact(reactions: list[dict[str, Any]], reaction_id: str) -> _Response:
-        for index, reaction in enumerate(reactions):
-            if reaction["id"] == int(reaction_id):
-                del reactions[index]
-                return _Response(204)
-        raise _not_found()
-
-    def _list_issue_reactions(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        return self._list_reactions(ctx, self._live_issue(repo, number)["reactions"])
-
     def _react_issue(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
         repo = self._issues_repo(ctx, owner, name)
         return self._react(ctx, repo, self._live_issue(repo, number)["reactions"])
 
-    def _unreact_issue(
-        self, ctx: _Ctx, owner: str, name: str, number: str, reaction_id: str
-    ) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="read")
-        return self._unreact(self._live_issue(repo, number)["reactions"], reaction_id)
-
-    def _list_comment_reactions(
-        self, ctx: _Ctx, owner: str, name: str, comment_id: str
-    ) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        return self._list_reactions(ctx, self._live_comment(repo, comment_id)["reactions"])
-
     def _react_comment(self, ctx: _Ctx, owner: str, name: str, comment_id: str) -> _Response:
         repo = self._issues_repo(ctx, owner, name)
         return self._react(ctx, repo, self._live_comment(repo, comment_id)["reactions"])
-
-    def _unreact_comment(
-        self, ctx: _Ctx, owner: str, name: str, comment_id: str, reaction_id: str
-    ) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="read")
-        return self._unreact(self._live_comment(repo, comment_id)["reactions"], reaction_id)
-
-    # ------------------------------------------------------------------ handlers: labels
-
-    def _list_labels(self, ctx: _Ctx, owner: str, name: str) -> _Response:
-        repo = self._find_repo(ctx, owner, name)
-        items = sorted(repo.labels.values(), key=lambda label: label["name"].lower())
-        page, headers = self._paginate(ctx, items)
-        return _Response(200, [self._label_json(repo, label) for label in page], headers)
-
-    def _create_label(self, ctx: _Ctx, owner: str, name: str) -> _Response:
-        repo = self._find_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="write")
-        data = self._payload(ctx)
-        label_name = data.get("name")
-        if not isinstance(label_name, str) or not label_name:
-            raise _validation("Label", "missing_field", "name")
-        color = str(data.get("color") or "ededed").lstrip("#")
-        if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
-            raise _validation("Label", "invalid", "color")
-        if label_name.lower() in repo.labels:
-            raise _validation("Label", "already_exists", "name")
-        label = self._ensure_label(repo, label_name, color, data.get("description"))
-        out = self._label_json(repo, label)
-        return _Response(201, out, {"Location": out["url"]})
-
-    def _repo_label(self, repo: Repo, label: str) -> dict[str, Any]:
-        found = repo.labels.get(label.lower())
-        if found is None:
-            raise _not_found(f"{DOCS}/issues/labels#get-a-label")
-        return found
-
-    def _get_label(self, ctx: _Ctx, owner: str, name: str, label: str) -> _Response:
-        repo = self._find_repo(ctx, owner, name)
-        return _Response(200, self._label_json(repo, self._repo_label(repo, label)))
-
-    def _edit_label(self, ctx: _Ctx, owner: str, name: str, label: str) -> _Response:
-        repo = self._find_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="write")
-        record = self._repo_label(repo, label)
-        data = self._payload(ctx)
-        new_name = data.get("new_name") or data.get("name")
-        if new_name and new_name != record["name"]:
-            if new_name.lower() in repo.labels and new_name.lower() != label.lower():
-                raise _validation("Label", "already_exists", "name")
-            del repo.labels[record["name"].lower()]
-            for issue in repo.issues.values():
-                issue["labels"] = [new_name if n == record["name"] else n for n in issue["labels"]]
-            record["name"] = new_name
-            repo.labels[new_name.lower()] = record
-        if "color" in data:
-            record["color"] = str(data["color"]).lstrip("#").lower()
-        if "description" in data:
-            record["description"] = data["description"]
-        return _Response(200, self._label_json(repo, record))
-
-    def _delete_label(self, ctx: _Ctx, owner: str, name: str, label: str) -> _Response:
-        repo = self._find_repo(ctx, owner, name)
-        self._require_write(ctx, repo, minimum="write")
-        record = self._repo_label(repo, label)
-        del repo.labels[record["name"].lower()]
-        for issue in repo.issues.values():
-            issue["labels"] = [n for n in issue["labels"] if n != record["name"]]
-        return _Response(204)
-
-    def _issue_labels_response(self, repo: Repo, issue: dict[str, Any]) -> _Response:
-        labels = [self._label_json(repo, self._ensure_label(repo, n)) for n in issue["labels"]]
-        return _Response(200, labels)
-
-    def _list_issue_labels(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        issue = self._live_issue(repo, number)
-        labels = [self._label_json(repo, self._ensure_label(repo, n)) for n in issue["labels"]]
-        page, headers = self._paginate(ctx, labels)
-        return _Response(200, page, headers)
-
-    def _add_issue_labels(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo)
-        issue = self._live_issue(repo, number)
-        names = self._apply_labels(repo, issue["labels"] + self._label_names(ctx.body or []))
-        if names != issue["labels"]:
-            issue["labels"] = names
-            self._touch(repo, issue)
-        return self._issue_labels_response(repo, issue)
-
-    def _set_issue_labels(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo)
-        issue = self._live_issue(repo, number)
-        names = self._apply_labels(repo, self._label_names(ctx.body or []))
-        if names != issue["labels"]:
-            issue["labels"] = names
-            self._touch(repo, issue)
-        return self._issue_labels_response(repo, issue)
-
-    def _clear_issue_labels(self, ctx: _Ctx, owner: str, name: str, number: str) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo)
-        issue = self._live_issue(repo, number)
-        if issue["labels"]:
-            issue["labels"] = []
-            self._touch(repo, issue)
-        return _Response(204)
-
-    def _remove_issue_label(
-        self, ctx: _Ctx, owner: str, name: str, number: str, label: str
-    ) -> _Response:
-        repo = self._issues_repo(ctx, owner, name)
-        self._require_write(ctx, repo)
-        issue = self._live_issue(repo, number)
-        remaining = [n for n in issue["labels"] if n.lower() != label.lower()]
-        if len(remaining) == len(issue["labels"]):
-            raise _ApiError(404, "Label does not exist", doc=f"{DOCS}/issues/labels")
-        issue["labels"] = remaining
-        self._touch(repo, issue)
-        return self._issue_labels_response(repo, issue)
-
-    # ------------------------------------------------------------------ handlers: search
-
-    _TOKEN = re.compile(r'(-?)([A-Za-z_-]+):("([^"]*)"|\S+)|"([^"]*)"|(\S+)')
-
-    def _search_issues(self, ctx: _Ctx) -> _Response:
-        query = ctx.query.get("q", "").strip()
-        if not query:
-            raise _validation("Search", "missing", "q")
-        filters: list[_Filter] = []
-        repos: list[str] = []
-        terms: list[list[str]] = []
-        fields: set[str] = set()
-        typed = False
-        for match in self._TOKEN.finditer(query):
-            negate, key, raw, quoted, phrase, word = match.groups()
-            if key is None:
-                text = phrase if phrase is not None else word
-                if text.upper() in ("AND", "OR", "NOT"):
-                    raise _ApiError(422, f"stand-in: boolean operator {text!r} not supported")
-                terms.append(_words(text))
-                continue
-            value = (quoted if quoted is not None else raw).lower()
-            key = key.lower()
-            if key in ("is", "type") and value in ("issue", "pr", "pull-request"):
-                typed = True
-                if value != "issue":  # the stand-in has no pull requests
-                    filters.append(lambda repo, issue, bodies: False)
-                continue
-            test = self._qualifier(key, value, repos, fields)
-            if test is None:
-                continue
-            filters.append((lambda t: lambda *a: not t(*a))(test) if negate else test)
-        if self.require_search_type and not typed:
-            raise _ApiError(
-                422,
-                "Validation Failed",
-                errors=[
-                    {
-                        "message": "Query must include 'is:issue' or 'is:pull-request'",
-                        "resource": "Search",
-                        "field": "q",
-                        "code": "invalid",
-                    }
-                ],
-                doc=f"{DOCS}/search/search#search-issues-and-pull-requests",
-            )
-        in_fields = fields or {"title", "body", "comments"}
-        hits: list[tuple[Repo, dict[str, Any]]] = []
-        for repo, issue, comment_bodies in self._search_docs(ctx):
-            if repos and repo.full_name.lower() not in repos:
-                continue
-            if not all(f(repo, issue, comment_bodies) for f in filters):
-                continue
-            texts = []
-            if "title" in in_fields:
-                texts.append(_words(issue["title"]))
-            if "body" in in_fields:
-                texts.append(_words(issue["body"]))
-            if "comments" in in_fields:
-                texts.extend(_words(b) for b in comment_bodies)
-            if all(any(_contains_phrase(t, term) for t in texts) for term in terms):
-                hits.append((repo, issue))
-        sort = ctx.query.get("sort")
-        order = ctx.query.get("order", "desc")
-        if sort not in (None, "created", "updated", "comments"):
-            raise _validation("Search", "invalid", "sort")
-
-        def order_key(hit: tuple[Repo, dict[str, Any]]) -> tuple[Any, int]:
-            repo, issue = hit
-            if sort == "comments":
-                return len(self._comments_of(repo, issue["number"])), issue["id"]
-            return issue[f"{sort or 'created'}_at"], issue["id"]
-
-        hits.sort(key=order_key, reverse=order != "asc")
-        page, headers = self._paginate(ctx, hits)
-        items = []
-        for repo, issue in page:
-            item = self._issue_json(repo, issue)
-            item["score"] = 1.0
-            items.append(item)
-        body = {"total_count": len(hits), "incomplete_results": False, "items": items}
-        return _Response(200, body, headers)
-
-    def _search_docs(self, ctx: _Ctx) -> Iterator[tuple[Repo, dict[str, Any], list[str]]]:
-        visible = [
-            r
-            for r in self._repos.values()
-            if not r.private or self._effective_role(r, ctx.user.login) != "none"
-        ]
-        if self.search_lag:
-            by_name = {r.full_name.lower(): r for r in visible}
-            for (repo_key, _), (issue, bodies) in sorted(self._search_index.items()):
-                if repo_key in by_name:
-                    yield by_name[repo_key], issue, bodies
-            return
-        for repo in visible:
-            for issue in repo.issues.values():
-                if not issue["deleted"]:
-                    bodies = [c["body"] for c in self._comments_of(repo, issue["number"])]
-                    yield repo, issue, bodies
-
-    def _qualifier(
-        self, key: str, value: str, repos: list[str], fields: set[str]
-    ) -> _Filter | None:
-        """Turn ``key:value`` into a predicate, or None if it only configures the search
-        (``repo:``, ``in:``). Unknown qualifiers are refused rather than ignored."""
-        if key == "repo":
-            repos.append(value)
-            return None
-        if key == "in":
-            for part in value.split(","):
-                if part not in ("title", "body", "comments"):
-                    raise _validation("Search", "invalid", "q", f"unsupported in:{part}")
-                fields.add(part)
-            return None
-        if key in ("is", "state") and value in ("open", "closed"):
-            return lambda repo, issue, bodies: issue["state"] == value
-        if key == "is" and value in ("locked", "unlocked"):
-            return lambda repo, issue, bodies: issue["locked"] == (value == "locked")
-        if key == "label":
-            wanted = set(value.split(","))
-            return lambda repo, issue, bodies: bool(wanted & {n.lower() for n in issue["labels"]})
-        if key == "no" and value == "label":
-            return lambda repo, issue, bodies: not issue["labels"]
-        if key == "no" and value == "assignee":
-            return lambda repo, issue, bodies: not issue["assignees"]
-        if key == "author":
-            return lambda repo, issue, bodies: issue["user"].lower() == value
-        if key == "assignee":
-            return lambda repo, issue, bodies: value in {a.lower() for a in issue["assignees"]}
-        if key == "reason":
-            wanted_reason = value.replace(" ", "_").replace('"', "")
-            return lambda repo, issue, bodies: issue["state_reason"] == wanted_reason
-        raise _validation("Search", "invalid", "q", f"stand-in does not support {key}:{value}")
