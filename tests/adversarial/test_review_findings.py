@@ -1,7 +1,8 @@
 """Findings of the independent security review, each pinned by the attack that found it.
 
 Every test names its finding ("Finding N: …") and failed on the code before the fix.
-The workflow findings (3) live in ``test_workflow_hardening.py``, next to the audit.
+Finding 3 (the workflows) lives in ``test_workflow_hardening.py`` next to the audit, and
+finding 11 also runs end to end in ``test_permissions.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_config
+from bot.trigger import parse_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "tests" / "data" / "configs"
@@ -97,3 +99,80 @@ def test_a_large_config_without_aliases_is_not_refused(tmp_path: Path) -> None:
     path = tmp_path / "big.yml"
     path.write_text(f"checks:\n  health:\n{probes}", encoding="utf-8")
     assert len(load_config(path).checks.health) == 2000
+
+
+# -- Finding 11: commands readers cannot see ---------------------------------------------------
+INVISIBLE = {
+    "comment-opened-mid-line": "Thanks, looks good <!--\n/deploy\n-->\n",
+    "comment-opened-mid-line-crlf": "Thanks <!-- note\r\n/deploy\r\n-->\r\n",
+    "comment-after-a-closed-one": "<!-- a --> and <!--\n/deploy\n-->\n",
+    "comment-across-blank-lines": "ok <!--\n\n/deploy\n\n-->\n",
+    "comment-never-closed": "fine by me <!--\n/deploy\n",
+    "multi-line-link-title": 'See [the docs](https://example.com "docs\n/deploy\n") please\n',
+    "multi-line-image-title": "![chart](https://example.com/c.png 'chart\n/deploy\n')\n",
+    "link-destination-on-next-line": "[docs](\n/deploy\n)\n",
+    "reference-definition-destination": "[docs]:\n/deploy\n",
+    "reference-definition-title": '[docs]: https://example.com "t\n/deploy\n"\n',
+    "pre-block": "<pre>\n/deploy\n</pre>\n",
+    "pre-block-with-blank-lines": "<pre>\n\n/deploy\n\n</pre>\n",
+    "pre-inline": "see <pre>\n/deploy\n</pre>\n",
+    "textarea": "<textarea>\n\n/deploy\n</textarea>\n",
+    "html-attribute": 'hi <span title="\n/deploy\n">x</span>\n',
+    "html-block-attribute": '<div title="\n\n/deploy\n\n">x</div>\n',
+    "html-block": "<div>\n/deploy\n</div>\n",
+    "multi-line-code-span": "run `make\n/deploy\n` locally\n",
+    "lazy-quote-continuation": "> quoted\n/deploy\n",
+    "u2028": "Looks fine\u2028/deploy\n",
+    "u2029": "Looks fine\u2029/deploy\n",
+    "record-separator": "Looks fine\x1e/deploy\n",
+    "next-line-c1": "Looks fine\x85/deploy\n",
+    "file-group-unit-separators": "a\x1c/deploy\nb\x1d/deploy\nc\x1f/deploy\n",
+    "vertical-tab-form-feed": "a\x0b/deploy\nb\x0c/deploy\n",
+    "lone-carriage-return": "Looks fine\r/deploy\n",
+    "separator-as-indent": "\x1e/deploy\n\u2028/deploy\n",
+}
+
+
+@pytest.mark.parametrize("body", INVISIBLE.values(), ids=INVISIBLE.keys())
+def test_commands_readers_cannot_see_are_not_commands(body: str) -> None:
+    """Finding 11: text rendered hidden, as code, a quote or raw HTML carries no command."""
+    assert parse_commands(body) == []
+
+
+VISIBLE = {
+    "plain": ("/retest", [("retest", (), "")]),
+    "why-with-text": (
+        "/why 2 the token expired",
+        [("why", ("2", "the", "token", "expired"), "2 the token expired")],
+    ),
+    "several": (
+        "/retest all\nthanks!\n/why 3 clock skew\n/help\n",
+        [
+            ("retest", ("all",), "all"),
+            ("why", ("3", "clock", "skew"), "3 clock skew"),
+            ("help", (), ""),
+        ],
+    ),
+    "crlf": (
+        "/retest agent-flow\r\n/status\r\n",
+        [("retest", ("agent-flow",), "agent-flow"), ("status", (), "")],
+    ),
+    "after-a-closed-comment": ("<!-- bot: ignore -->\n\n/status", [("status", (), "")]),
+    "after-a-link": ('See [run](https://x.example/1 "t").\n/retest', [("retest", (), "")]),
+    "after-code-span": ("`<!--` is how\n/retest", [("retest", (), "")]),
+    "after-escaped-comment": ("type \\<!-- here\n/retest", [("retest", (), "")]),
+    "after-a-closed-pre": ("<pre>\nlog\n</pre>\n\n/retest", [("retest", (), "")]),
+    "after-comparison": ("p95 < 2s and a<b\n/retest", [("retest", (), "")]),
+    "after-inline-tag": ("<b>bold</b> text\n/retest", [("retest", (), "")]),
+    "why-answer-keeps-visible-text-only": (
+        "/why 2 clock skew <!-- not this -->",
+        [("why", ("2", "clock", "skew"), "2 clock skew")],
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "expected"), VISIBLE.values(), ids=VISIBLE.keys())
+def test_visible_commands_still_parse(body: str, expected: list[tuple]) -> None:
+    """Finding 11: ordinary commands, several per comment and CRLF endings still parse."""
+    assert [(c.name, c.args, c.text) for c in parse_commands(body)] == expected
+    assert all("\r" not in c.raw for c in parse_commands(body))
