@@ -7,16 +7,23 @@ finding 11 also runs end to end in ``test_permissions.py``.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import resource
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from bot import redact
+from bot.cli import main
 from bot.config import ConfigError, load_config
+from bot.redact import MASK
 from bot.trigger import parse_commands
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,3 +183,121 @@ def test_visible_commands_still_parse(body: str, expected: list[tuple]) -> None:
     """Finding 11: ordinary commands, several per comment and CRLF endings still parse."""
     assert [(c.name, c.args, c.text) for c in parse_commands(body)] == expected
     assert all("\r" not in c.raw for c in parse_commands(body))
+
+
+# -- Finding 4: encoded secrets --------------------------------------------------------------
+# a secret with every character class an encoder treats specially (quote, backslash, slash,
+# plus, space, non-ASCII), so each encoded form differs from the secret itself
+ODD_SECRET = 'dq"bs\\sl/pl+sp ac\u00e9-Zx9Yw8Vu7'
+
+
+def encodings(secret: str) -> dict[str, tuple[str, int]]:
+    """name → (text carrying the secret encoded, characters of it that may stay visible).
+
+    Inside a longer base64 blob the characters where the secret meets its neighbours
+    encode both: up to three before it, and after it up to four (with one byte after the
+    secret: a shared character, the neighbour's own and the padding).
+    """
+    raw = secret.encode()
+    b64, url = base64.b64encode, base64.urlsafe_b64encode
+    forms = {
+        "base64": (b64(raw).decode(), 0),
+        "base64-unpadded": (b64(raw).decode().rstrip("="), 0),
+        "base64url": (url(raw).decode(), 0),
+        "base64url-unpadded": (url(raw).decode().rstrip("="), 0),
+        "hex": (raw.hex(), 0),
+        "HEX": (raw.hex().upper(), 0),
+        "percent": (urllib.parse.quote(secret, safe=""), 0),
+        "percent-plus": (urllib.parse.quote_plus(secret), 0),
+        "percent-lowercase": (
+            re.sub("%..", lambda m: m[0].lower(), urllib.parse.quote(secret, safe="")),
+            0,
+        ),
+        "json": (json.dumps(secret)[1:-1], 0),
+        "json-unicode": (json.dumps(secret, ensure_ascii=False)[1:-1], 0),
+    }
+    for offset in range(3):
+        blob = b"{" * offset + raw + b"}"
+        forms[f"base64-in-a-blob-at-{offset}"] = (b64(blob).decode(), 4)
+        forms[f"base64url-in-a-blob-at-{offset}"] = (url(blob).decode(), 4)
+    return forms
+
+
+ENCODINGS = encodings(ODD_SECRET)
+
+
+@pytest.mark.parametrize(("encoded", "leftover"), ENCODINGS.values(), ids=ENCODINGS.keys())
+def test_encoded_forms_of_a_secret_are_masked(encoded: str, leftover: int) -> None:
+    """Finding 4: base64 (std/url, padded or not, at every offset), hex, percent, JSON."""
+    redact.register(ODD_SECRET)
+    out = redact.redact(f"pushing {encoded} done")
+    assert out.startswith("pushing ") and out.endswith(" done")
+    pieces = out.removeprefix("pushing ").removesuffix(" done").split(MASK)
+    assert len(pieces) > 1, out
+    assert max(map(len, pieces)) <= leftover, out
+
+
+def test_docker_config_auth_is_masked() -> None:
+    """Finding 4: ``.dockerconfigjson``'s auth, base64("user:secret"), hides the secret."""
+    secret = "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2"
+    redact.register(secret)
+    for user in ("ci", "bot", "ci-bot"):  # the three offsets the secret can start at
+        auth = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        config = json.dumps({"auths": {"registry.example.com": {"auth": auth}}})
+        out = redact.redact(config)
+        shown = json.loads(out)["auths"]["registry.example.com"]["auth"]
+        head, _, tail = shown.partition(MASK)
+        assert MASK in shown and len(tail) <= 3, shown
+        assert len(head) <= len(base64.b64encode(f"{user}:".encode())) + 1, shown
+
+
+def test_short_secrets_do_not_shred_text() -> None:
+    """Finding 4: encoded forms under eight characters are not masked, so text survives."""
+    redact.register("qwe%ty")
+    assert all(len(form) >= 8 for form in redact.encoded_forms("qwe%ty"))
+    # base64 and hex of its halves, the percent-encoded sign, and ordinary text
+    text = "cXdl JXR5 717765 qwe%25 the quick brown fox, sha256:" + "0123456789abcdef" * 4
+    assert redact.redact(text) == text
+
+
+def test_encoded_secret_reaches_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Finding 4: a deploy printing the secret encoded leaks it to no issue, summary or file."""
+    monkeypatch.chdir(tmp_path)
+    forms = [text for text, _ in ENCODINGS.values()]
+    # three lines, the last three of the log: what the issue shows as the blocker's evidence
+    lines = [" ".join(forms[i::3]) for i in range(3)]
+    (tmp_path / "deploy.sh").write_text(
+        "cat <<'EOF'\n" + "\n".join(lines) + "\nEOF\nexit 3\n", encoding="utf-8"
+    )
+    (tmp_path / "gp.yml").write_text(
+        "deploy: {command: sh deploy.sh, url: 'http://127.0.0.1:9'}\n"
+        "checks: {health: [], agent_flow: null}\n",
+        encoding="utf-8",
+    )
+    for key, value in {
+        "DEPLOY_API_KEY": ODD_SECRET,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        "GOLDEN_PATH_PROGRESS": "off",
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert main(["run", "--config", "gp.yml", "--tracker", "local:issue.md"]) == 1
+    out, err = capfd.readouterr()
+    texts = {
+        name: (tmp_path / name).read_text(encoding="utf-8")
+        for name in ("issue.md", "summary.md", ".golden-path/results.json")
+    }
+    assert "exited with 3" in texts["issue.md"]
+    texts["console"] = "\n".join(
+        line for line in (out + err).splitlines() if not line.startswith("::add-mask::")
+    )
+    results = json.loads(texts[".golden-path/results.json"])
+    assert len(results["deploy"]["log"]) == 3
+    for where, text in texts.items():
+        for name, (encoded, leftover) in ENCODINGS.items():
+            inner = encoded[leftover : len(encoded) - leftover]
+            assert inner not in text, f"{name} leaked into {where}"
+    assert texts["issue.md"].count(MASK) >= len(ENCODINGS), "the evidence was there, masked"
