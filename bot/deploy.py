@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from bot import redact
+from bot.checks.http import deadline_error
 from bot.results import DeployResult, Kind
 
 Log = Callable[[str, str], None]  # (text, level)
@@ -33,6 +34,8 @@ MAX_LINE = 2000
 #: After the command exits, how long its output may take to end. A background process it
 #: started (``server &``) inherits the pipe and may keep it open for good.
 DRAIN_S = 1.0
+#: Longest one health poll may take; the next one starts after the interval.
+POLL_TIMEOUT_S = 10.0
 
 
 def _take_line(raw: bytes, result: DeployResult, log: Log, pattern: re.Pattern[str] | None) -> None:
@@ -152,20 +155,30 @@ async def run_command(
 async def wait_for_health(
     url: str, *, timeout_s: float, interval_s: float, log: Log
 ) -> tuple[float | None, str]:
-    """Poll ``url`` until it answers 2xx; (latency of the first good answer, last error)."""
+    """Poll ``url`` until it answers 2xx; (latency of the first good answer, last error).
+
+    Each poll ends by the overall deadline too: httpx's timeout bounds one read, and a
+    server dripping its answer would otherwise hold the poll, and the run, forever. Only
+    the status matters, so no body is read.
+    """
     deadline = time.monotonic() + timeout_s
     last_error = ""
     attempt = 0
-    async with httpx.AsyncClient(timeout=min(10.0, timeout_s)) as client:
+    async with httpx.AsyncClient(timeout=min(POLL_TIMEOUT_S, timeout_s)) as client:
         while True:
             attempt += 1
             started = time.perf_counter()
+            full = min(POLL_TIMEOUT_S, timeout_s)
+            budget = min(full, max(deadline - time.monotonic(), 0.001))
             try:
-                response = await client.get(url)
-                latency = time.perf_counter() - started
+                async with asyncio.timeout(budget), client.stream("GET", url) as response:
+                    latency = time.perf_counter() - started
                 if response.is_success:
                     return latency, ""
                 last_error = f"HTTP {response.status_code}"
+            except TimeoutError:
+                if budget == full or not last_error:  # a poll cut by the deadline says less
+                    last_error = deadline_error(full)
             except httpx.HTTPError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             remaining = deadline - time.monotonic()

@@ -7,23 +7,31 @@ finding 11 also runs end to end in ``test_permissions.py``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import re
 import resource
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot import redact
+from bot.checks.http import run_http_checks, validate_token
 from bot.cli import main
 from bot.config import ConfigError, load_config
+from bot.deploy import wait_for_health
 from bot.redact import MASK
+from bot.results import Kind
 from bot.trigger import parse_commands
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -301,3 +309,144 @@ def test_encoded_secret_reaches_no_output(
             inner = encoded[leftover : len(encoded) - leftover]
             assert inner not in text, f"{name} leaked into {where}"
     assert texts["issue.md"].count(MASK) >= len(ENCODINGS), "the evidence was there, masked"
+
+
+# -- Finding 8: HTTP checks have no overall deadline ------------------------------------------
+class DripServer:
+    """HTTP on loopback whose answer never ends: the status line, then headers or body one
+    byte every 100 ms (``drip``), or an endless body as fast as it goes (``flood``).
+
+    ``closed`` is set once the client has hung up on every connection it opened.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/health"
+        self.stop = threading.Event()
+        self.closed = threading.Event()
+        self.open = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.open += 1
+                self.closed.clear()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                if self.mode == "headers":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    while not self.stop.wait(0.1):  # the drip's pace, not a synchronisation
+                        conn.sendall(b"X")
+                conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                if self.mode == "flood":
+                    while not self.stop.is_set():
+                        conn.sendall(b"4000\r\n" + b"x" * 0x4000 + b"\r\n")
+                while not self.stop.wait(0.1):
+                    conn.sendall(b"1\r\nx\r\n")
+            except OSError:
+                pass  # the client hung up: what the tests wait for
+            finally:
+                with self.lock:
+                    self.open -= 1
+                    if self.open == 0:
+                        self.closed.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture(params=["body", "headers"])
+def drip(request: pytest.FixtureRequest) -> Iterator[DripServer]:
+    server = DripServer(request.param)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def flood() -> Iterator[DripServer]:
+    server = DripServer("flood")
+    yield server
+    server.close()
+
+
+def _timed(coro: Any) -> tuple[Any, float, set[asyncio.Task[Any]]]:
+    """Run ``coro`` (with a guard far beyond any deadline); its result, seconds, and the
+    tasks still alive when it returned."""
+
+    async def main() -> tuple[Any, float, set[asyncio.Task[Any]]]:
+        started = time.perf_counter()
+        result = await asyncio.wait_for(coro, 20)
+        elapsed = time.perf_counter() - started
+        return result, elapsed, asyncio.all_tasks() - {asyncio.current_task()}
+
+    return asyncio.run(main())
+
+
+def test_a_dripping_health_check_ends_at_its_timeout(drip: DripServer) -> None:
+    """Finding 8: a health check whose answer drips forever ends at its timeout as TIMEOUT."""
+    spec = {"name": "Infrastructure Health", "url": drip.url, "timeout": 1.0}
+    (check,), elapsed, alive = _timed(run_http_checks([spec], []))
+    assert check.kind is Kind.TIMEOUT and not check.ok
+    assert check.error == "no complete answer within 1s"
+    assert 0.9 < elapsed < 1.5, elapsed
+    assert alive == set()
+    assert drip.closed.wait(2.0), "the connection was dropped, not left dripping"
+
+
+def test_a_dripping_auth_service_ends_at_its_timeout(drip: DripServer) -> None:
+    """Finding 8: the token validation call has the same overall deadline."""
+    check, elapsed, alive = _timed(validate_token(drip.url, "token", timeout_s=1.0))
+    assert check.kind is Kind.TIMEOUT
+    assert 0.9 < elapsed < 1.5, elapsed
+    assert alive == set()
+    assert drip.closed.wait(2.0)
+
+
+def test_a_dripping_deploy_health_poll_ends_at_its_timeout(drip: DripServer) -> None:
+    """Finding 8: the deploy's health poll ends by health_timeout, whatever one poll does.
+
+    Only the status counts, so a dripping body is a healthy answer at once; dripping
+    headers never give a status and the poll gives up at the deadline.
+    """
+    logged: list[str] = []
+    (latency, error), elapsed, alive = _timed(
+        wait_for_health(
+            drip.url, timeout_s=1.0, interval_s=0.2, log=lambda text, level: logged.append(text)
+        )
+    )
+    if drip.mode == "body":
+        assert latency is not None and error == ""
+        assert elapsed < 0.5, elapsed
+    else:
+        assert latency is None
+        assert error == "no complete answer within 1s"
+        assert 0.9 < elapsed < 1.5, elapsed
+    assert alive == set()
+    assert drip.closed.wait(2.0)
+
+
+def test_an_endless_body_is_read_only_up_to_the_cap(flood: DripServer) -> None:
+    """Finding 8: a body that never ends is read up to 64 KiB: the status counts, promptly."""
+    spec = {"name": "Infrastructure Health", "url": flood.url, "timeout": 5.0}
+    (check,), elapsed, alive = _timed(run_http_checks([spec], []))
+    assert check.ok and check.status == 200, check.error
+    assert elapsed < 2.0, elapsed
+    assert alive == set()
+    assert flood.closed.wait(2.0)
