@@ -213,8 +213,8 @@ def test_deploy_that_never_gets_healthy_still_counts_as_deployed(sample: SampleT
 
 
 def test_deploy_without_any_url_fails() -> None:
-    """No URL from output and none configured: deploy_failed, before any health poll."""
-    cfg = Deploy(command="echo deployed", url_from_output=r"https://\S+")
+    """No URL configured nor a pattern to find one: deploy_failed, before any health poll."""
+    cfg = Deploy(command="echo deployed")
     result = asyncio.run(deploy(cfg, log=LogSink(), resolve=_join))
     assert not result.ok and result.kind is Kind.DEPLOY_FAILED
     assert result.error.startswith("no deployed URL")

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot import redact
 from bot.checks.http import run_http_checks, validate_token
 from bot.cli import main
-from bot.config import ConfigError, load_config
-from bot.deploy import wait_for_health
+from bot.config import ConfigError, Deploy, load_config
+from bot.deploy import MATCH_OVERLAP, MATCH_WINDOW, UrlFinder, deploy, run_command, wait_for_health
 from bot.redact import MASK
 from bot.results import Kind
 from bot.trigger import parse_commands
@@ -450,3 +451,134 @@ def test_an_endless_body_is_read_only_up_to_the_cap(flood: DripServer) -> None:
     assert elapsed < 2.0, elapsed
     assert alive == set()
     assert flood.closed.wait(2.0)
+
+
+# -- Finding 9: url_from_output can block the deploy timeout ----------------------------------
+OLD_README_PATTERN = r"https://\S+\.run\.app"
+LONG_LINE = "https://" * 32768  # 256 KiB without a space: \S+ backtracks over all of it
+
+
+def _deploy(cfg: Deploy) -> tuple[Any, list[tuple[str, str]], float]:
+    logged: list[tuple[str, str]] = []
+    started = time.perf_counter()
+    result = asyncio.run(
+        deploy(cfg, log=lambda text, level: logged.append((text, level)), resolve=lambda p, u: u)
+    )
+    return result, logged, time.perf_counter() - started
+
+
+def _printing(*lines: str, then: str = "") -> str:
+    """A deploy command printing ``lines`` (from a file, so no shell quoting), then ``then``."""
+    path = Path.cwd() / "deploy-output.txt"
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return f"cat {path}" + (f"; {then}" if then else "")
+
+
+def test_a_backtracking_pattern_on_a_long_line_does_not_hold_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 9: the old README pattern on a 256 KiB line: a 2 s timeout ends it by ~3 s."""
+    monkeypatch.chdir(tmp_path)
+    cfg = Deploy(
+        command=_printing(LONG_LINE, then="exec sleep 60"),
+        url_from_output=OLD_README_PATTERN,
+        timeout="2s",
+    )
+    result, _, elapsed = _deploy(cfg)
+    assert result.kind is Kind.DEPLOY_FAILED
+    assert result.error == "deploy command timed out after 2s"
+    assert elapsed < 3.0, elapsed
+
+
+def test_group_1_is_the_url_when_the_pattern_has_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 9: a pattern anchored on context takes group 1 as the URL, else the match."""
+    monkeypatch.chdir(tmp_path)
+    lines = ("Building...", "Service URL: http://127.0.0.1:9/ (ready)")
+    for pattern, url in (
+        (r"Service URL: (http://[^\s/]+)", "http://127.0.0.1:9"),
+        (r"http://[^\s/]+", "http://127.0.0.1:9"),
+    ):
+        cfg = Deploy(command=_printing(*lines), url_from_output=pattern, health_timeout="10ms")
+        result, _, _ = _deploy(cfg)
+        assert result.url == url
+
+
+def test_a_pattern_that_never_matched_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 9: no match is a deploy-config problem naming the pattern and the lines tried."""
+    monkeypatch.chdir(tmp_path)
+    redact.register("hunter2-deploy-secret")
+    lines = ("step 1", "step 2", "using hunter2-deploy-secret", "", "Deployed to staging.")
+    cfg = Deploy(command=_printing(*lines), url_from_output=r"https://[^\s/]+\.run\.app")
+    result, logged, _ = _deploy(cfg)
+    assert not result.ok
+    assert result.kind is Kind.CONFIG_ERROR
+    assert result.error == (
+        r"deploy.url_from_output 'https://[^\s/]+\.run\.app' matched no line of the deploy "
+        "output (last lines tried: step 2 | using *** | Deployed to staging.) — fix the "
+        "pattern (the URL is group 1 if it has groups, else the whole match), or set deploy.url"
+    )
+    assert (result.error, "error") in logged
+
+
+def test_the_readme_pattern_is_linear() -> None:
+    """Finding 9: the README's example finds a Cloud Run URL and stays fast on a long line."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- section:config -->")[1].split("```yaml\n")[1].split("```")[0]
+    pattern = re.compile(yaml.safe_load(block)["deploy"]["url_from_output"])
+    line = "Service URL: https://api-7x2k-uc.a.run.app (100% traffic)"
+    assert pattern.search(line)[0] == "https://api-7x2k-uc.a.run.app"  # type: ignore[index]
+    started = time.perf_counter()
+    assert pattern.search(LONG_LINE) is None
+    assert time.perf_counter() - started < 0.2
+
+
+def test_a_url_across_a_window_edge_is_found_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 9: long lines are searched in windows, yet a URL on an edge comes out whole."""
+    monkeypatch.chdir(tmp_path)
+    url = "https://api-7x2k-uc.a.run.app"
+    # where windows end while nothing matched: each starts MATCH_OVERLAP before the last end
+    edges = [MATCH_WINDOW + k * (MATCH_WINDOW - MATCH_OVERLAP) for k in (0, 2, 39)]
+    for edge in edges:
+        cases = (
+            (r"https://[a-z0-9.-]+\.run\.app", "x" * (edge - 10) + f" {url} and more", url),
+            # ``$`` is the line's end, never the end of a window
+            (r"y+$", "x" * (edge - 50) + " " + "y" * 100, "y" * 100),
+        )
+        for pattern, line, expected in cases:
+            result = asyncio.run(
+                run_command(
+                    _printing(line), timeout_s=10, log=lambda text, level: None, url_pattern=pattern
+                )
+            )
+            assert result.url == expected, (edge, pattern)
+
+
+def test_a_pattern_too_slow_for_the_output_gives_up_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 9: past its time budget the pattern is dropped with a warning naming the fix."""
+    monkeypatch.chdir(tmp_path)
+    finder = UrlFinder(OLD_README_PATTERN, budget_s=0.05)
+    logged: list[tuple[str, str]] = []
+    result = asyncio.run(
+        run_command(
+            _printing(LONG_LINE, "Service URL: https://api.a.run.app"),
+            timeout_s=10,
+            log=lambda text, level: logged.append((text, level)),
+            url_finder=finder,
+        )
+    )
+    assert result.ok and result.url == "" and finder.gave_up
+    assert any(level == "warning" and "gave up" in text for text, level in logged)
+    message = finder.error(result.log)
+    assert message.startswith(f"deploy.url_from_output '{OLD_README_PATTERN}' gave up after ")
+    assert message.endswith(
+        "of searching the deploy output without a match — make it linear "
+        r"(e.g. [^\s/]+ rather than \S+), or set deploy.url"
+    )
