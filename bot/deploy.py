@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from bot import redact
+from bot.checks.http import deadline_error
 from bot.results import DeployResult, Kind
 
 Log = Callable[[str, str], None]  # (text, level)
@@ -33,24 +34,94 @@ MAX_LINE = 2000
 #: After the command exits, how long its output may take to end. A background process it
 #: started (``server &``) inherits the pipe and may keep it open for good.
 DRAIN_S = 1.0
+#: Longest one health poll may take; the next one starts after the interval.
+POLL_TIMEOUT_S = 10.0
 
 
-def _take_line(raw: bytes, result: DeployResult, log: Log, pattern: re.Pattern[str] | None) -> None:
+#: Longest stretch of a line one search of ``url_from_output`` sees. A pattern that
+#: backtracks (``https://\S+\.run\.app`` on a line without spaces) costs time growing with
+#: the square of what it searches, and a search holds the event loop (and the GIL) until
+#: it returns; long lines are searched window by window, the loop running in between.
+MATCH_WINDOW = 4096
+#: Windows overlap by this much, so a URL across a window's edge is found whole.
+MATCH_OVERLAP = 1024
+#: Most time all searches of one deploy's output may take; past it the pattern is dropped.
+MATCH_BUDGET_S = 5.0
+#: Lines of output an unmatched ``url_from_output`` error shows, and how much of each.
+TRIED_LINES = 3
+TRIED_CHARS = 120
+
+
+class UrlFinder:
+    """The deployed URL from the command's output: the first match of the pattern, its
+    group 1 when it has groups (so a pattern can anchor on context), else the match."""
+
+    def __init__(self, pattern: str, budget_s: float = MATCH_BUDGET_S) -> None:
+        self.pattern = re.compile(pattern)
+        self.budget_s = budget_s
+        self.url = ""
+        self.spent_s = 0.0
+        self.gave_up = False
+
+    async def feed(self, line: str, log: Log) -> None:
+        pos, n = 0, len(line)
+        while not self.url and not self.gave_up:
+            end = min(pos + MATCH_WINDOW, n)
+            started = time.perf_counter()
+            m = self.pattern.search(line, pos, end)
+            self.spent_s += time.perf_counter() - started
+            # a match running into a window's edge may go on past it: search again from its
+            # start (one as long as a whole window is no URL anyway, and is taken as it is)
+            if m is not None and (m.end() < end or end == n or m.start() == pos):
+                self.url = (m.group(1) if self.pattern.groups else m.group(0)) or ""
+            elif m is not None:
+                pos = m.start()
+                continue
+            if self.spent_s > self.budget_s and not self.url:
+                self.gave_up = True
+                log(
+                    f"deploy: url_from_output gave up after {self.spent_s:.1f}s of searching "
+                    "the output; it backtracks on long lines (use [^\\s/]+ rather than \\S+)",
+                    "warning",
+                )
+            if end == n:
+                return
+            pos = end - MATCH_OVERLAP
+            await asyncio.sleep(0)  # between windows the loop runs: the timeout can fire
+
+    def error(self, tried: list[str]) -> str:
+        shown = redact.redact(f"'{self.pattern.pattern}'")
+        if self.gave_up:
+            return (
+                f"deploy.url_from_output {shown} gave up after {self.spent_s:.1f}s of searching "
+                "the deploy output without a match — make it linear (e.g. [^\\s/]+ rather than "
+                "\\S+), or set deploy.url"
+            )
+        lines = [line for line in tried if line.strip()][-TRIED_LINES:]
+        tail = " | ".join(
+            line if len(line) <= TRIED_CHARS else line[: TRIED_CHARS - 1] + "…" for line in lines
+        )
+        seen = f"last lines tried: {tail}" if tail else "the command printed nothing"
+        return (
+            f"deploy.url_from_output {shown} matched no line of the deploy output ({seen}) — "
+            "fix the pattern (the URL is group 1 if it has groups, else the whole match), "
+            "or set deploy.url"
+        )
+
+
+def _take_line(raw: bytes, result: DeployResult, log: Log) -> str:
     line = raw.decode("utf-8", "replace").rstrip()
-    if pattern is not None and not result.url:
-        m = pattern.search(line)
-        if m:
-            result.url = m.group(0)
     clean = redact.redact(line)  # before truncating: a cut secret would not match any more
     if len(clean) > MAX_LINE:
         clean = clean[:MAX_LINE] + f" … ({len(clean) - MAX_LINE} more characters)"
     result.log.append(clean)
     del result.log[:-LOG_TAIL]
     log(f"deploy: {clean}", "debug")
+    return line
 
 
 async def _stream(
-    stream: asyncio.StreamReader, result: DeployResult, log: Log, pattern: re.Pattern[str] | None
+    stream: asyncio.StreamReader, result: DeployResult, log: Log, finder: UrlFinder | None
 ) -> None:
     """Lines of output into ``result.log`` (redacted) and the first URL match into ``url``.
 
@@ -60,16 +131,20 @@ async def _stream(
     while True:
         chunk = await stream.read(_CHUNK)
         if not chunk:
-            if pending:
-                _take_line(pending, result, log, pattern)
-            return
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
+            lines, pending = ([pending] if pending else []), b""
+        else:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > 16 * _CHUNK:  # a line without end: log it in pieces
+                lines.append(pending)
+                pending = b""
         for raw in lines:
-            _take_line(raw, result, log, pattern)
-        if len(pending) > 16 * _CHUNK:  # a line without end: log it in pieces
-            _take_line(pending, result, log, pattern)
-            pending = b""
+            line = _take_line(raw, result, log)
+            if finder is not None:
+                await finder.feed(line, log)
+                result.url = finder.url
+        if not chunk:
+            return
 
 
 async def run_command(
@@ -80,10 +155,12 @@ async def run_command(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     url_pattern: str | None = None,
+    url_finder: UrlFinder | None = None,
     drain_s: float = DRAIN_S,
     base_env: Mapping[str, str] | None = None,
 ) -> DeployResult:
-    """Run ``command`` in a shell; the result's ``url`` is the first match of the pattern.
+    """Run ``command`` in a shell; the result's ``url`` is what ``url_finder`` (or one made
+    from ``url_pattern``) found in its output.
 
     The output pipe is ours, not the subprocess transport's: asyncio's ``Process.wait()``
     also waits for its pipes to close, which a background process the command started
@@ -91,7 +168,8 @@ async def run_command(
     """
     started = time.perf_counter()
     result = DeployResult(ran=True, ok=False)
-    pattern = re.compile(url_pattern) if url_pattern else None
+    if url_finder is None and url_pattern:
+        url_finder = UrlFinder(url_pattern)
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
     try:
@@ -113,7 +191,7 @@ async def run_command(
     transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(read_fd, "rb", buffering=0)
     )
-    reader = asyncio.ensure_future(_stream(stream, result, log, pattern))
+    reader = asyncio.ensure_future(_stream(stream, result, log, url_finder))
     try:
         async with asyncio.timeout(timeout_s):
             await proc.wait()
@@ -153,20 +231,30 @@ async def run_command(
 async def wait_for_health(
     url: str, *, timeout_s: float, interval_s: float, log: Log
 ) -> tuple[float | None, str]:
-    """Poll ``url`` until it answers 2xx; (latency of the first good answer, last error)."""
+    """Poll ``url`` until it answers 2xx; (latency of the first good answer, last error).
+
+    Each poll ends by the overall deadline too: httpx's timeout bounds one read, and a
+    server dripping its answer would otherwise hold the poll, and the run, forever. Only
+    the status matters, so no body is read.
+    """
     deadline = time.monotonic() + timeout_s
     last_error = ""
     attempt = 0
-    async with httpx.AsyncClient(timeout=min(10.0, timeout_s)) as client:
+    async with httpx.AsyncClient(timeout=min(POLL_TIMEOUT_S, timeout_s)) as client:
         while True:
             attempt += 1
             started = time.perf_counter()
+            full = min(POLL_TIMEOUT_S, timeout_s)
+            budget = min(full, max(deadline - time.monotonic(), 0.001))
             try:
-                response = await client.get(url)
-                latency = time.perf_counter() - started
+                async with asyncio.timeout(budget), client.stream("GET", url) as response:
+                    latency = time.perf_counter() - started
                 if response.is_success:
                     return latency, ""
                 last_error = f"HTTP {response.status_code}"
+            except TimeoutError:
+                if budget == full or not last_error:  # a poll cut by the deadline says less
+                    last_error = deadline_error(full)
             except httpx.HTTPError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             remaining = deadline - time.monotonic()
@@ -188,6 +276,7 @@ async def deploy(
 
     ``env`` is the environment the command inherits (the bot's settings), plus ``cfg.env``.
     """
+    finder = UrlFinder(cfg.url_from_output) if cfg.command and cfg.url_from_output else None
     if cfg.command:
         log(f"deploy: running {redact.redact(cfg.command)!r}", "info")
         result = await run_command(
@@ -196,7 +285,7 @@ async def deploy(
             log=log,
             env=dict(cfg.env),
             cwd=cfg.cwd,
-            url_pattern=cfg.url_from_output,
+            url_finder=finder,
             base_env=env,
         )
         if result.log:  # every line went to the console; the session log keeps the tail
@@ -210,8 +299,12 @@ async def deploy(
     result.url = result.url or cfg.url or ""
     if not result.url:
         result.ok = False
-        result.kind = Kind.DEPLOY_FAILED
-        result.error = "no deployed URL: set deploy.url or a deploy.url_from_output pattern"
+        if finder is not None:  # the command worked; the config does not find its URL
+            result.kind = Kind.CONFIG_ERROR
+            result.error = finder.error(result.log)
+        else:
+            result.kind = Kind.DEPLOY_FAILED
+            result.error = "no deployed URL: set deploy.url or a deploy.url_from_output pattern"
         log(result.error, "error")
         return result
     health_url = resolve(cfg.health_path, result.url)

@@ -36,6 +36,7 @@ class Kind(enum.StrEnum):
     SLOW = "slow"
     DEPLOY_FAILED = "deploy_failed"
     TEST_FAILED = "test_failed"
+    CONFIG_ERROR = "config_error"  # the config cannot work here (e.g. no URL in the output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,18 @@ KINDS: Mapping[Kind, KindInfo] = {
         ),
         impact="A behaviour the golden path promises is broken",
         fix="fix what the failing tests assert",
+    ),
+    Kind.CONFIG_ERROR: KindInfo(
+        label="config problem",
+        root="Golden-Path Configuration Problem: {error}",
+        why1="Why could the golden path not be checked?",
+        answer="The bot's configuration does not fit this environment: {error}",
+        hints=(
+            "Nothing is known about the backend yet: fix the configuration key the message "
+            "names, then /deploy (golden-path check tries it without deploying).",
+        ),
+        impact="Unknown: nothing was tested",
+        fix="fix the configuration key the message names",
     ),
 }
 

@@ -3,21 +3,34 @@
 Secrets reach us three ways: values we were told about (the JWT signing secret, the
 GitHub token, every JWT we mint), values that merely *look* like credentials (a deploy
 script printing a token, a server echoing an ``Authorization`` header), and values
-inside exception messages. The first kind is matched literally; the second by pattern.
-Every writer (issue body, comments, job summary, annotations, outputs, results.json,
+inside exception messages. The first kind is matched literally — with the encoded forms a
+script or a tool prints it in (base64, hex, percent-encoded, JSON-escaped); the second by
+pattern. Every writer (issue body, comments, job summary, annotations, outputs, results.json,
 junit.xml, console) calls :func:`redact` on its way out.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 
 MASK = "***"
 
 # Shortest value worth masking literally: shorter ones would shred ordinary text.
 _MIN_SECRET_LEN = 6
+# Shortest encoded form worth masking: a base64 fragment shorter than this could turn up in
+# any other blob (or a word); eight characters carry six bytes of the secret.
+_MIN_ENCODED_LEN = 8
+# base64 inside a longer blob: where the secret starts (offset mod 3) decides which
+# characters it becomes. Per offset: leading characters shared with the bytes before it,
+# and per count of the secret's bytes in the last 3-byte group, trailing characters shared
+# with the bytes after it. Dropping those leaves the part that is the same in any blob.
+_B64_LEAD = (0, 2, 3)
+_B64_TRAIL = (0, 1, 1)
 
 # One character of an opaque credential (base64url, base64, hex, dotted tokens).
 _CRED = r"[A-Za-z0-9._~+/=-]"
@@ -107,18 +120,68 @@ _MAYBE = re.compile(
 )
 
 
-def _mask_spans(text: str, secrets: Iterable[str]) -> str:
-    """Mask every occurrence of every secret, overlapping ones as one span.
+def _percent_lower(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """The forms ``secret`` takes when a tool encodes it, including the part of its base64
+    that survives inside a longer blob (``auth: base64("user:" + secret)`` in a Docker
+    config) at each of the three offsets; never shorter than eight characters."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {raw.hex(), raw.hex().upper()}
+    for quoted in (
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret, safe="/"),
+        urllib.parse.quote_plus(secret),
+    ):
+        forms |= {quoted, _percent_lower(quoted)}
+    for escaped in (json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+        forms |= {escaped, escaped.replace("/", "\\/")}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = encode(raw).decode("ascii")
+        forms |= {whole, whole.rstrip("=")}
+        for offset in range(3):
+            blob = encode(b"\0" * offset + raw).decode("ascii").rstrip("=")
+            tail = _B64_TRAIL[(offset + len(raw)) % 3]
+            forms.add(blob[_B64_LEAD[offset] : len(blob) - tail])
+    forms.discard(secret)
+    return {form for form in forms if len(form) >= _MIN_ENCODED_LEN}
+
+
+class _Literals:
+    """Every literal to mask, found in one pass: a regex over their first few characters
+    finds where one may start, a dict of those prefixes says which literals to try there.
+
+    One alternation of whole literals costs the regex engine a branch per literal at every
+    position; each secret brings a dozen encoded forms, so the alternation is a trie of
+    short prefixes, and whole literals are compared only where a prefix matched.
+    """
+
+    def __init__(self, literals: Iterable[str]) -> None:
+        self.by_prefix: dict[str, list[str]] = {}
+        for literal in sorted(literals, key=len, reverse=True):
+            self.by_prefix.setdefault(literal[:_MIN_SECRET_LEN], []).append(literal)
+        self.quick = _any_of(self.by_prefix)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        found = []
+        m = self.quick.search(text)
+        while m is not None:
+            start = m.start()
+            for literal in self.by_prefix[m.group()]:
+                if text.startswith(literal, start):
+                    found.append((start, start + len(literal)))
+            m = self.quick.search(text, start + 1)
+        return found
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """Mask every span, overlapping ones as one.
 
     A regex alternation masks the first of two overlapping secrets and leaves the rest of
     the second in clear text ("***XYZ"); merging the spans leaves nothing of either.
     """
-    spans: list[tuple[int, int]] = []
-    for secret in secrets:
-        start = text.find(secret)
-        while start != -1:
-            spans.append((start, start + len(secret)))
-            start = text.find(secret, start + 1)
     spans.sort()
     merged: list[list[int]] = []
     for a, b in spans:
@@ -135,13 +198,38 @@ def _mask_spans(text: str, secrets: Iterable[str]) -> str:
     return "".join(out)
 
 
+def _any_of(literals: Iterable[str]) -> re.Pattern[str]:
+    """One regex matching any of ``literals``, shaped as a trie: the regex engine tries the
+    branches of an alternation one by one at every position, so shared prefixes (every
+    encoded form of a secret shares some) are tested once instead of once per literal."""
+    trie: dict[str, dict] = {}
+    for literal in literals:
+        node = trie
+        for ch in literal:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        chain = []
+        while len(node) == 1 and "" not in node:  # a run without branches: no recursion
+            ch, node = next(iter(node.items()))
+            chain.append(re.escape(ch))
+        if "" in node:  # a literal ends here: enough for a quick test, longer ones add nothing
+            return "".join(chain)
+        branches = [re.escape(ch) + emit(child) for ch, child in node.items()]
+        return "".join(chain) + "(?:" + "|".join(branches) + ")"
+
+    return re.compile(emit(trie))
+
+
 class Redactor:
     """Literal secrets plus credential patterns; thread-safe, cheap when nothing matches."""
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
-        # (quick test, secrets longest first), swapped as one so readers never mix two sets
-        self._literal: tuple[re.Pattern[str], tuple[str, ...]] | None = None
+        self._literals: set[str] = set()  # the secrets and their encoded forms
+        # swapped as one object, so readers never mix two sets
+        self._literal: _Literals | None = None
         self._lock = threading.Lock()
         self._on_register: list[Callable[[str], None]] = []
 
@@ -153,11 +241,10 @@ class Redactor:
                 if not value or len(value) < _MIN_SECRET_LEN or value in self._secrets:
                     continue
                 self._secrets.add(value)
+                self._literals |= {value, *encoded_forms(value)}
                 added.append(value)
             if added:
-                ordered = tuple(sorted(self._secrets, key=len, reverse=True))
-                quick = re.compile("|".join(re.escape(s) for s in ordered))
-                self._literal = (quick, ordered)
+                self._literal = _Literals(self._literals)
             listeners = list(self._on_register)
         for value in added:
             for listener in listeners:
@@ -179,8 +266,8 @@ class Redactor:
         if not text:
             return text
         literal = self._literal
-        if literal is not None and literal[0].search(text) is not None:
-            text = _mask_spans(text, literal[1])
+        if literal is not None and (spans := literal.spans(text)):
+            text = _mask_spans(text, spans)
         if _MAYBE.search(text) is None:  # none of the patterns can match: most text
             return text
         for pattern, repl in _PATTERNS:
@@ -191,6 +278,7 @@ class Redactor:
         """Forget registered secrets (tests run many pipelines in one process)."""
         with self._lock:
             self._secrets.clear()
+            self._literals.clear()
             self._literal = None
             self._on_register.clear()
 

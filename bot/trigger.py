@@ -2,9 +2,10 @@
 
 Comments come from anyone on the internet and the workflow that reads them holds a write
 token, so this module is deliberately narrow: commands are recognised only at the start
-of a line, outside code blocks and quotes; edited and deleted comments, comments by bots
-(ourselves included) and comments on other issues are ignored with a reason; the
-permission policy is a plain function so it can be tested without GitHub.
+of a line GitHub renders as plain text (not code, quotes, raw HTML or hidden markup);
+edited and deleted comments, comments by bots (ourselves included) and comments on other
+issues are ignored with a reason; the permission policy is a plain function so it can be
+tested without GitHub.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.markdown_text import plain_lines
+
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_HTML_COMMENT = re.compile(r"^ {0,3}<!--")
-_COMMAND = re.compile(r"^\s{0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+(?P<rest>.*))?$")
+_COMMAND = re.compile(r"^ {0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+(?P<rest>.*))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,41 +45,17 @@ class Trigger:
 
 
 def parse_commands(body: str) -> list[Command]:
-    """Slash commands, one per line, ignoring fenced/indented code, quotes, HTML comments.
+    """Slash commands, one per line, read from the text a reader sees as plain text.
 
-    Code and comments follow CommonMark as GitHub renders it: a fence is closed only by a
-    line of the same fence characters (at least as many) and nothing else, and an HTML
-    comment block hides every line up to the one holding ``-->``. What a reader cannot
-    see as a command is never run as one.
+    What a reader cannot see as a command is never run as one: code, quotes, raw HTML and
+    whatever markup hides (see :mod:`bot.markdown_text`) carry no command, and lines end only
+    at ``\\n`` as GitHub's renderer has them (a U+2028 or ``\\x1e`` starts no new line).
     """
     commands: list[Command] = []
-    fence: str | None = None
-    in_comment = False
-    for line in (body or "").splitlines():
-        m = _FENCE.match(line)
-        if fence is not None:
-            if (
-                m
-                and m.group(1)[0] == fence[0]
-                and len(m.group(1)) >= len(fence)
-                and not line[m.end() :].strip()
-            ):
-                fence = None
-            continue
-        if in_comment:
-            in_comment = "-->" not in line
-            continue
-        if m:
-            fence = m.group(1)
-            continue
-        if _HTML_COMMENT.match(line):
-            in_comment = "-->" not in line.split("<!--", 1)[1]
-            continue
-        if line.startswith(("    ", "\t")) or line.lstrip().startswith(">"):
-            continue
+    for line, code in plain_lines(body or ""):
         cm = _COMMAND.match(line.rstrip())
-        if not cm:
-            continue
+        if not cm or any(code[: cm.end("name")]):
+            continue  # the command itself must be plain text, not code
         name = cm["name"].lower()
         rest = (cm["rest"] or "").strip()
         raw = line.strip()[:200]

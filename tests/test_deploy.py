@@ -202,7 +202,8 @@ def test_deploy_without_command_uses_the_configured_url(sample: SampleTarget) ->
 def test_deploy_that_never_gets_healthy_still_counts_as_deployed(sample: SampleTarget) -> None:
     """health-down: ok stays True, latency None, the error says it never became healthy."""
     sample.set_faults("health-down")
-    cfg = Deploy(url=sample.base_url, health_timeout="300ms", health_interval="50ms")
+    # long enough that a busy machine (pytest -n 2) still answers a poll before the deadline
+    cfg = Deploy(url=sample.base_url, health_timeout="1s", health_interval="50ms")
     sink = LogSink()
     started = time.perf_counter()
     result = asyncio.run(deploy(cfg, log=sink, resolve=_join))
@@ -213,8 +214,8 @@ def test_deploy_that_never_gets_healthy_still_counts_as_deployed(sample: SampleT
 
 
 def test_deploy_without_any_url_fails() -> None:
-    """No URL from output and none configured: deploy_failed, before any health poll."""
-    cfg = Deploy(command="echo deployed", url_from_output=r"https://\S+")
+    """No URL configured nor a pattern to find one: deploy_failed, before any health poll."""
+    cfg = Deploy(command="echo deployed")
     result = asyncio.run(deploy(cfg, log=LogSink(), resolve=_join))
     assert not result.ok and result.kind is Kind.DEPLOY_FAILED
     assert result.error.startswith("no deployed URL")

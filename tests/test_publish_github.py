@@ -37,6 +37,22 @@ def _issue(gh: GitHubServer, number: int = 1) -> dict:
     return gh.issue(REPO, number)
 
 
+def _one_update(gh: GitHubServer, number: int = 1) -> list[tuple[str, str]]:
+    """The calls of a run that updates an issue, checked: list (find), PATCH, GET (verify).
+
+    One more GET before the PATCH is the publisher's rule, not noise: it re-reads a body
+    read more than settle/2 ago, which on a busy machine (pytest -n 2) a run can take.
+    """
+    calls = [(r.method, r.path) for r in gh.requests]
+    find, get, patch = (
+        ("GET", f"/repos/{REPO}/issues"),
+        ("GET", f"/repos/{REPO}/issues/{number}"),
+        ("PATCH", f"/repos/{REPO}/issues/{number}"),
+    )
+    assert calls in ([find, patch, get], [find, get, patch, get]), calls
+    return calls
+
+
 def test_first_run_creates_then_updates_in_place_then_folds(
     workdir: Path, github_server: GitHubServer, sample: SampleTarget
 ) -> None:
@@ -54,13 +70,13 @@ def test_first_run_creates_then_updates_in_place_then_folds(
     github_server.clear_requests()
     assert _run() == 1
     assert len(github_server.issues(REPO)) == 1
-    assert len(github_server.requests) <= 3  # list (find) + PATCH + GET (verify)
+    _one_update(github_server)
     state = read_state(_issue(github_server)["body"])
     assert state is not None and len(state.iterations) == 2
 
     github_server.clear_requests()
     assert _run() == 1
-    assert len(github_server.requests) <= 3  # every run is recorded, still in 3 calls
+    _one_update(github_server)  # every run is recorded, still in 3 calls
     assert [w.method for w in github_server.writes()] == ["PATCH"]
     body = _issue(github_server)["body"]
     state = read_state(body)
@@ -152,8 +168,7 @@ def test_thousands_of_log_entries_stay_under_the_limit_and_reachable(
     github_server.clear_requests()
     sample.set_faults("crash")
     assert _run() == 1
-    calls = [(r.method, r.path) for r in github_server.requests]
-    assert len(calls) <= 3, calls
+    _one_update(github_server)  # no archive comment this time
     assert len(_issue(github_server)["body"]) < 40_000
 
 

@@ -93,7 +93,7 @@ def test_other_events_are_ignored_with_a_reason() -> None:
 def test_commands_in_code_blocks_and_quotes_are_not_commands() -> None:
     """Only line-anchored commands count: fences, indented code and quotes are skipped."""
     body = (
-        "Please try:\n```\n/deploy\n```\n~~~~\n/deploy\n~~~~\n    /deploy\n> /deploy\n"
+        "Please try:\n```\n/deploy\n```\n~~~~\n/deploy\n~~~~\n    /deploy\n> /deploy\n\n"
         "I ran /retest yesterday\n  /status\n/path/to/file is broken\n"
     )
     assert parse_commands(body) == [Command("status", (), "", "/status")]

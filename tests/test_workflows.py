@@ -1,4 +1,5 @@
-"""The workflows we ship and run: linted (actionlint, zizmor --offline) and hardened.
+"""The workflows we ship and run, and the README's snippet: linted (actionlint, zizmor
+--offline) and hardened.
 
 Hardening is also checked by parsing the YAML, so a rule holds even where a linter
 has a blind spot: least-privilege permissions, no expression inside a shell line, pinned
@@ -87,6 +88,35 @@ def test_actionlint_would_catch_an_injection(tmp_path: Path) -> None:
     assert "potentially untrusted" in result.stdout
 
 
+def readme_snippet(tmp_path: Path) -> Path:
+    """The workflow YAML in the README's "The GitHub Action" section, as a file."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("<!-- section:action -->")[1].split("<!-- /section:action -->")[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    path = tmp_path / "golden-path.yml"
+    path.write_text(block, encoding="utf-8")
+    return path
+
+
+def test_readme_snippet_passes_actionlint_and_zizmor(tmp_path: Path) -> None:
+    """Finding 3: the workflow users copy from the README lints clean, zizmor included."""
+    path = readme_snippet(tmp_path)
+    for argv in (
+        [tool("actionlint"), "-no-color", str(path)],
+        [tool("zizmor"), "--offline", "--no-progress", "--color=never", str(path)],
+    ):
+        result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_snippet_names_the_bot_step(tmp_path: Path) -> None:
+    """Finding 3: the snippet's action step has an id, so a later step can read its outputs."""
+    wf = load(readme_snippet(tmp_path))
+    (bot,) = [s for s in all_steps(wf) if "golden-path-bot@" in s.get("uses", "")]
+    assert bot.get("id") == "golden-path"
+    assert SHA_PIN.match(bot["uses"])
+
+
 def test_zizmor_offline_passes() -> None:
     """zizmor's offline audits find nothing in the workflows and action.yml."""
     result = subprocess.run(
@@ -154,13 +184,19 @@ def test_actions_are_pinned_and_checkout_keeps_no_token(path: Path) -> None:
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_concurrency_group(path: Path) -> None:
-    """A concurrency group everywhere; the bot's runs queue (never cancel a deploy)."""
+    """A concurrency group everywhere (on the workflow, or on every job when comments can
+    start it, so the gate runs first); the bot's runs queue (never cancel a deploy)."""
     wf = load(path)
-    conc = wf.get("concurrency")
-    assert isinstance(conc, dict) and conc.get("group")
-    if path.name in EXAMPLES:
-        assert "golden-path-staging" in conc["group"], "one group per environment"
-        assert conc["cancel-in-progress"] is False
+    groups = (
+        [wf["concurrency"]]
+        if "concurrency" in wf
+        else [j["concurrency"] for j in jobs(wf).values()]
+    )
+    for conc in groups:
+        assert isinstance(conc, dict) and conc.get("group")
+        if path.name in EXAMPLES:
+            assert "golden-path-staging" in conc["group"], "one group per environment"
+            assert conc["cancel-in-progress"] is False
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import ssl
 import time
 from collections.abc import Sequence
@@ -24,13 +25,30 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 USER_AGENT = "golden-path-bot"
+#: Most of a response body read: a health answer is a few bytes, and an endless body
+#: must not hold the check (or fill memory).
+MAX_BODY = 64 * 1024
 
 
-def _server_time(response: httpx.Response) -> float | None:
+def deadline_error(timeout_s: float) -> str:
+    return f"no complete answer within {timeout_s:g}s"
+
+
+async def read_capped(response: httpx.Response, limit: int = MAX_BODY) -> bytes:
+    """At most ``limit`` bytes of the body; the rest is never read (closing drops it)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+def _server_time(response: httpx.Response, body: bytes) -> float | None:
     """The server's clock, which explains 'token expired' when the clocks disagree."""
     try:
-        body = response.json()
-        value = body.get("time") if isinstance(body, dict) else None
+        data = json.loads(body)
+        value = data.get("time") if isinstance(data, dict) else None
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     except ValueError:
@@ -69,24 +87,35 @@ async def probe(
     headers: dict[str, str] | None = None,
     json_body: Any = None,
 ) -> HttpCheck:
+    """One request, whole: httpx's timeout bounds each read, so ``timeout_s`` also bounds
+    the request as a whole (a server dripping its answer a byte at a time never ends)."""
     result = HttpCheck(name=name, url=redact.redact(url), ok=False, method=method, group=group)
     started = time.perf_counter()
     try:
-        response = await client.request(
-            method, url, headers=headers, json=json_body, timeout=timeout_s
-        )
+        async with asyncio.timeout(timeout_s):
+            request = client.build_request(
+                method, url, headers=headers, json=json_body, timeout=timeout_s
+            )
+            response = await client.send(request, stream=True)
+            try:
+                body = await read_capped(response)
+            finally:
+                await response.aclose()
     except Exception as exc:  # every transport failure is a finding, not a crash
         result.latency_s = time.perf_counter() - started
         result.kind = classify_exception(exc)
-        result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
+        if isinstance(exc, TimeoutError):
+            result.error = deadline_error(timeout_s)
+        else:
+            result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
         return result
     result.latency_s = time.perf_counter() - started
     result.status = response.status_code
-    result.server_time = _server_time(response)
+    result.server_time = _server_time(response, body)
     if response.status_code != expect_status:
         result.kind = Kind.SERVER_ERROR if response.status_code >= 500 else Kind.HTTP_STATUS
         result.error = f"HTTP {response.status_code}, expected {expect_status}"
-        snippet = response.text[:200].strip()
+        snippet = body[:800].decode(response.encoding or "utf-8", "replace")[:200].strip()
         if snippet:
             result.error += f": {redact.redact(snippet)}"
         return result

@@ -89,6 +89,80 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Any:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: Most values YAML aliases may add to a config. Anchors share settings between a handful of
+#: checks; a few hundred bytes of nested aliases (an "alias bomb") expand to millions of
+#: values, and every walk over the config (line numbers, validation) would pay for each.
+MAX_ALIAS_EXPANSION = 10_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, source: str, text: str) -> None:
+    """Refuse a document whose aliases expand too far (or into themselves) before anything
+    walks it expanded; this walk visits each composed node once, so it stays cheap."""
+    distinct = 0
+    stack = [root]
+    seen = {id(root)}
+    while stack:
+        distinct += 1
+        for child in _children(stack.pop()):
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    bound = distinct + MAX_ALIAS_EXPANSION
+    size: dict[int, int] = {}  # node → value count once expanded (post-order)
+    active: set[int] = set()  # nodes on the current path: meeting one again is a loop
+    work: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while work:
+        node, finished = work.pop()
+        key = id(node)
+        if finished:
+            active.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in _children(node))
+            if size[key] > bound:
+                raise _expansion_error(
+                    source,
+                    text,
+                    node.start_mark,
+                    f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} values "
+                    "(an alias bomb?)",
+                    "Use fewer aliases, or write the values out: anchors are for sharing a few "
+                    "settings between checks.",
+                )
+            continue
+        if key in size:
+            continue
+        if key in active:
+            raise _expansion_error(
+                source,
+                text,
+                node.start_mark,
+                "this anchor contains itself through an alias",
+                "Use the alias only outside the anchored value: a config cannot be infinite.",
+            )
+        active.add(key)
+        work.append((node, True))
+        work.extend((child, False) for child in _children(node) if id(child) not in size)
+
+
+def _expansion_error(
+    source: str, text: str, mark: yaml.Mark, problem: str, fix: str
+) -> ConfigError:
+    headline = f"{source}:{mark.line + 1}:{mark.column + 1}: {problem}"
+    lines = [headline]
+    source_lines = text.splitlines()
+    if 0 <= mark.line < len(source_lines):
+        lines.append("    " + source_lines[mark.line][:200])
+    lines.append(fix)
+    return ConfigError("\n".join(lines), [headline], source=source, lines=[mark.line + 1])
+
+
 def _positions(node: yaml.Node | None, loc: Loc = (), out: dict[Loc, int] | None = None) -> dict:
     """Key path → 1-based line, so each problem can say where it is."""
     out = {} if out is None else out
@@ -161,6 +235,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, source, text)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise _yaml_error(source, text, exc) from None

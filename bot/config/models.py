@@ -138,7 +138,8 @@ class Deploy(_Model):
     url: str | None = None
     """URL of the deployment when it is known up front (or when there is no command)."""
     url_from_output: str | None = None
-    """Regex that finds the deployed URL in the command's output (first match wins)."""
+    """Regex that finds the deployed URL in the command's output (first match wins): group 1
+    if the pattern has groups, else the whole match."""
     timeout: Duration = 900.0
     """The command is killed after this long: a hung deploy must not hold the runner."""
     health_path: str = "/health"

@@ -24,7 +24,8 @@ Distinct hazards tried (49, one test each):
 - 11 hiding places for a command: backtick and tilde fences, an unclosed fence, a fence a
   line with an info string does not close, four-space and tab indentation, a quote, a nested
   and an indented quote, an HTML comment, mid-sentence text;
-- several commands from a refused user, which still get exactly one reply.
+- several commands from a refused user, which still get exactly one reply;
+- 5 kinds of markup that hide a line from readers (security review, finding 11).
 """
 
 from __future__ import annotations
@@ -376,6 +377,33 @@ def test_hidden_commands_are_not_commands(
     body: str,
 ) -> None:
     """A command inside code, a quote or a hidden comment is text, even from an admin."""
+    github_server.set_permission(REPO, USER, "admin")
+    payload = _payload(github_server, tracked, body)
+    github_server.clear_requests()
+    assert _fire(workdir, monkeypatch, payload) == 0
+    assert github_server.requests == []
+    _assert_ignored(github_server, tracked, payload)
+
+
+# Finding 11 of the security review: markup that hides a line from readers
+HIDDEN_BY_MARKUP = {
+    "comment-opened-mid-line": "LGTM <!--\n/deploy\n-->\n",
+    "multi-line-link-title": 'See [docs](https://example.com "docs\n/deploy\n")\n',
+    "pre": "<pre>\n\n/deploy\n\n</pre>\n",
+    "line-separator": "LGTM\u2028/deploy\n",
+    "record-separator": "LGTM\x1e/deploy\n",
+}
+
+
+@pytest.mark.parametrize("body", HIDDEN_BY_MARKUP.values(), ids=HIDDEN_BY_MARKUP.keys())
+def test_commands_hidden_by_markup_are_not_commands(
+    workdir: Path,
+    tracked: int,
+    github_server: GitHubServer,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+) -> None:
+    """Finding 11: a command readers cannot see as text does nothing, even from an admin."""
     github_server.set_permission(REPO, USER, "admin")
     payload = _payload(github_server, tracked, body)
     github_server.clear_requests()
