@@ -33,6 +33,10 @@ class Kind(enum.StrEnum):
     DEPLOY_FAILED = "deploy_failed"
     TEST_FAILED = "test_failed"
     CONFIG_ERROR = "config_error"
+    UNPAIRED_EVENT = "unpaired_event"  # e.g. a tool_executing that no tool_completed closed
+    AGENT_INCOMPLETE = "agent_incomplete"  # a sub-agent completed, the top-level agent never did
+    TOO_MANY_EVENTS = "too_many_events"  # more arrivals than a rule's max (> 1) allows
+    SUBPROTOCOL_UNEXPECTED = "subprotocol_unexpected"  # selected an offered one, not the expected
 
 
 @dataclass(slots=True)
@@ -41,12 +45,17 @@ class AuthEvidence:
 
     token_sent: bool = True
     token_in: str = "header"
+    token_source: str = ""  # "jwt" | "token_env" | "" (auth: configures neither)
     claims: dict[str, Any] = field(default_factory=dict)  # exp/iat/nbf/iss/aud/sub only
     checked_at: float = 0.0
     verify_url: str = ""
     verify_status: int | None = None
     verify_valid: bool | None = None
     verify_error: str = ""
+    verify_method: str = ""
+    # "valid" | "invalid" | "unreachable" | "error" (5xx) | "unexpected" (answer does not fit
+    # auth.verify) | "" (not asked)
+    verify_outcome: str = ""
     auth_health_ok: bool | None = None
     auth_health_url: str = ""
     server_clock_skew_s: float | None = None  # backend clock minus ours
@@ -101,6 +110,8 @@ class FlowSession:
     duration_s: float = 0.0
     attempts: int = 1
     run: int = 0  # position on a reused connection
+    counts: dict[str, int] = field(default_factory=dict)  # event → arrivals in this run
+    unpaired: list[str] = field(default_factory=list)  # "tool_executing call_2 without …"
 
 
 @dataclass(slots=True)
