@@ -12,13 +12,16 @@ import base64
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -544,3 +547,17 @@ def test_rules_reach_the_spec_resolved() -> None:
     assert rules["tool_executing"].by == ("data", "call_id")
     assert spec.parent_key == ("data", "parent_agent")
     assert spec.agent_key == ("data", "agent_name")
+
+
+def test_the_readme_backend_example_is_valid_config() -> None:
+    """README's "Configuring for your backend" example loads and is what REALISTIC tests."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Configuring for your backend", 1)[1].split("<!--", 1)[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    cfg = parse_config(yaml.safe_load(block))
+    example = cfg.checks.agent_flow
+    assert example is not None and example.token_in == "subprotocol"
+    assert example.rules == flow().rules
+    assert (example.agent_key, example.parent_key) == (flow().agent_key, flow().parent_key)
+    verify = cfg.auth.verification()
+    assert verify is not None and (verify.method, verify.token_in) == ("POST", "json")
