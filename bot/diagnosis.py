@@ -112,6 +112,10 @@ def _flow_root(kind: Kind, sample: FlowSession) -> str:
         Kind.UNREACHABLE: "WebSocket Endpoint Unreachable",
         Kind.HTTP_STATUS: f"WebSocket Upgrade Answered HTTP {sample.handshake_status}",
         Kind.SLOW: "Golden Path Sessions Slower Than the Latency Budget",
+        Kind.UNPAIRED_EVENT: "Unpaired WebSocket Events: " + "; ".join(sample.unpaired[:3]),
+        Kind.AGENT_INCOMPLETE: "Top-Level Agent Never Completed (Its Sub-Agents Did)",
+        Kind.TOO_MANY_EVENTS: f"More WebSocket Events Than Allowed: {sample.error}",
+        Kind.SUBPROTOCOL_UNEXPECTED: "WebSocket Server Selected an Unexpected Subprotocol",
     }.get(kind, f"Agent flow failed: {kind}")
 
 
