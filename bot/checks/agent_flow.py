@@ -459,6 +459,8 @@ async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, 
     r = spec.resolved
     wanted, first, final, key0 = r.wanted, r.first, r.final, r.key0
     event_key, run_key, lifecycle, id_paths = spec.event_key, spec.run_key, r.lifecycle, r.id_paths
+    # the usual run key is two levels deep (data.run_id): read it without a call
+    rk0, rk1 = run_key if run_key is not None and len(run_key) == 2 else (None, None)
     ours: Any = _UNSET
     top_agent: Any = _UNSET
     runs: dict[Any, _Seen] = {}
@@ -483,13 +485,21 @@ async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, 
                     continue
                 if not isinstance(msg, dict):
                     continue
-                event = msg.get(key0) if key0 is not None else _dig(msg, event_key)
-                if not isinstance(event, str) or event not in wanted:
+                event: Any = msg.get(key0) if key0 is not None else _dig(msg, event_key)
+                try:
+                    ours_too = event in wanted
+                except TypeError:  # an object where the name should be: not an event
+                    ours_too = False
+                if not ours_too:
                     if session.error_frame is None:
                         session.error_frame = r.errors.read(msg)
                     continue
-                rid = _dig(msg, run_key) if run_key else None
-                if rid is not None and not isinstance(rid, str | int):
+                if rk0 is not None:
+                    rid = msg.get(rk0)
+                    rid = rid.get(rk1) if rid.__class__ is dict else None
+                else:
+                    rid = _dig(msg, run_key) if run_key else None
+                if rid is not None and rid.__class__ is not str and not isinstance(rid, int):
                     rid = None
                 if event in lifecycle:  # only with agent_key/parent_key: whose start or end?
                     agent = _dig(msg, r.agent_key) if r.agent_key else None
