@@ -262,6 +262,20 @@ def test_a_thousand_realistic_sessions_raise_no_false_alarm() -> None:
     assert summary.passed == 1000 and summary.total == 1000
 
 
+def test_odd_values_where_names_and_ids_belong_are_ignored_not_fatal() -> None:
+    """An object as event name, run id or call id: skipped or kept as text, never a crash."""
+    frames: list[Frame] = [
+        {"type": {"nested": "object"}, "data": {"run_id": "r"}},
+        {"type": ["list"], "data": {"run_id": "r"}},
+        {"type": "agent_progress", "data": {"run_id": {"odd": 1}}},
+        *realistic("r"),
+    ]
+    frames.insert(4, ev("tool_executing", "r", call_id={"composite": [1, 2]}))
+    frames.insert(5, ev("tool_completed", "r", call_id={"composite": [1, 2]}))
+    s = run_one(lambda n: frames, flow())
+    assert s.ok, s.error
+
+
 # -- each broken rule has its own kind -----------------------------------------------------------
 
 
