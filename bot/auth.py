@@ -61,25 +61,30 @@ def visible_claims(token: str) -> dict[str, Any]:
 def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list[str]:
     """Likely causes of an auth rejection, most specific first.
 
-    Each line names the evidence and the fix; they become the Five Whys hints.
+    Each line names the evidence and the fix; they become the Five Whys hints. The order
+    is the order of diagnosis: no token at all; what our own token says (expired, not yet
+    valid, a backend clock that disagrees); whether the auth service is there to ask; what
+    it says (accepts → it and the backend disagree; refuses → our token is wrong); then
+    claims and the backend's own words.
     """
     hints: list[str] = []
     now = ev.checked_at or time.time()
     claims = ev.claims
     if not ev.token_sent:
-        hints.append(
-            "No token was sent with the WebSocket connection: the config has no auth: section "
-            "(add auth.jwt or auth.token_env), or checks.agent_flow.token_in is none — the "
-            "backend cannot authenticate an anonymous socket."
-        )
+        hints.append(_no_token(ev))
     exp, nbf = claims.get("exp"), claims.get("nbf")
-    if isinstance(exp, int | float) and exp <= now:
+    expired = isinstance(exp, int | float) and exp <= now
+    early = isinstance(nbf, int | float) and nbf > now + CLOCK_SKEW_TOLERANCE_S
+    if expired and isinstance(exp, int | float):
         hints.append(
             f"Our token had expired {now - exp:.0f}s before the check — raise auth.jwt.ttl "
             "or mint tokens closer to use."
         )
-    if isinstance(nbf, int | float) and nbf > now + CLOCK_SKEW_TOLERANCE_S:
-        hints.append(f"Our token is not valid yet (nbf {nbf - now:.0f}s in the future).")
+    if early and isinstance(nbf, int | float):
+        hints.append(
+            f"Our token is not valid yet (nbf {nbf - now:.0f}s in the future) — check our "
+            "clock, or the nbf in auth.jwt.claims."
+        )
     skew = ev.server_clock_skew_s
     if skew is not None and abs(skew) > CLOCK_SKEW_TOLERANCE_S:
         direction = "ahead of" if skew > 0 else "behind"
@@ -94,11 +99,11 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
             f"The backend's clock is {abs(skew):.0f}s {direction} ours{looks}: fix NTP on the "
             "backend host, or allow clock skew (leeway) in its JWT validation."
         )
-    if ev.auth_health_ok is False:
+    down = _auth_down(ev)
+    if down:
         hints.append(
-            f"The auth service is down ({ev.auth_health_url or 'health check failed'}): backends "
-            "that validate through it map 'auth unreachable' to 1008 — restore the auth service "
-            "first."
+            f"The auth service is down ({down}): backends that validate through it map 'auth "
+            "unreachable' to 1008 — restore the auth service first."
         )
     if ev.verify_valid is True:
         hints.append(
@@ -107,10 +112,12 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
             "(compare JWT_SECRET_KEY in both deployments) or a different issuer/audience."
         )
     elif ev.verify_valid is False:
-        reason = f" ({ev.verify_error})" if ev.verify_error else ""
+        hints.append(_refused(ev, token_level=expired or early))
+    elif ev.verify_outcome == "unexpected":
         hints.append(
-            f"The auth service itself rejects our token{reason}: the secret we sign with "
-            "(auth.jwt.secret_env) is not the one the auth service uses."
+            f"The auth service's answer does not fit auth.verify ({ev.verify_error}) — fix its "
+            "url, method, token_in or valid_path; until then it cannot tell whether our token "
+            "or the backend is wrong."
         )
     for key in ("iss", "aud"):
         if expected and key in expected and claims.get(key) != expected[key]:
@@ -118,7 +125,7 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
                 f"Token claim {key}={claims.get(key)!r} differs from the expected "
                 f"{expected[key]!r} — align auth.jwt.claims.{key} with the backend."
             )
-        elif key not in claims:
+        elif key not in claims and ev.token_sent:
             hints.append(
                 f"Our token carries no {key!r} claim; backends that check {key} refuse it — "
                 f"set auth.jwt.claims.{key}."
@@ -130,6 +137,62 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
         hints.append(
             "Nothing in our token explains the rejection: examine the backend's WebSocket "
             "auth middleware logs for the reason it closes with 1008; configure "
-            "auth.verify_url so the auth service can be asked directly."
+            "auth.verify_url (or auth.verify) so the auth service can be asked directly."
         )
     return hints
+
+
+def _no_token(ev: AuthEvidence) -> str:
+    """Which part of the config leaves the socket without a token."""
+    if ev.token_in == "none":
+        return (
+            "No token was sent with the WebSocket connection: checks.agent_flow.token_in is "
+            "none — set it to header, subprotocol or query so the backend can authenticate."
+        )
+    if not ev.token_source:
+        return (
+            "No token was sent with the WebSocket connection: the auth section configures "
+            "neither jwt nor token_env — add auth.jwt (the signing secret's variable in "
+            "secret_env) or auth.token_env, so the bot has a token to send."
+        )
+    return (
+        "No token was sent with the WebSocket connection (the token's environment variable "
+        "is empty) — the backend cannot authenticate an anonymous socket."
+    )
+
+
+def _auth_down(ev: AuthEvidence) -> str:
+    """The evidence that the auth service is down, or '' when there is none."""
+    if ev.auth_health_ok is False:
+        return ev.auth_health_url or "health check failed"
+    if ev.verify_outcome == "unreachable":
+        return f"{ev.verify_url or 'its validation endpoint'} did not answer"
+    if ev.verify_outcome == "error":
+        return f"{ev.verify_url or 'its validation endpoint'} answered HTTP {ev.verify_status}"
+    return ""
+
+
+def _refused(ev: AuthEvidence, *, token_level: bool) -> str:
+    """The auth service refuses our token: say why, and whose fix it is."""
+    reason = f" ({ev.verify_error})" if ev.verify_error else ""
+    if token_level:
+        return (
+            f"The auth service refuses our token too{reason}: the token itself is outside its "
+            "validity window (see above) — its signature is not in question."
+        )
+    if "expired" in ev.verify_error.lower():
+        return (
+            f"The auth service says our token has expired{reason}, though by our clock it has "
+            "not: the auth service's clock is probably ahead — fix NTP on its host, or allow "
+            "clock skew (leeway) in its JWT validation."
+        )
+    if ev.token_source == "token_env":
+        return (
+            f"The auth service itself rejects our token{reason}: the token in auth.token_env "
+            "is not one it accepts — refresh it (expired, revoked, or for another environment)."
+        )
+    return (
+        f"The auth service itself rejects our token{reason}: the secret we sign with "
+        "(auth.jwt.secret_env) is not the one the auth service uses, or our claims "
+        "(auth.jwt.claims: iss, aud) are not the ones it expects."
+    )

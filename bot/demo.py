@@ -65,6 +65,9 @@ def demo_config(
                 "concurrency": min(200, max(1, sessions)),
                 "timeout": "5s",
                 "connect_timeout": "2s",
+                # the sample thinks once per run; repeats are healthy by default, so say it
+                # here to keep --fault duplicate (a second agent_thinking) a finding
+                "rules": {"agent_thinking": {"exactly_once": True}},
             },
         },
         "tracking": {"title": "ULTIMATE TEST DEPLOY LOOP: Golden Path {environment}"},

@@ -110,6 +110,15 @@ def _item_model(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[s
     return _model(schema, items) if isinstance(items, Mapping) else None
 
 
+def _value_model(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """For a mapping of sections keyed by name (``checks.agent_flow.rules``): one value's schema."""
+    options = _options(node)
+    if len(options) != 1:
+        return None
+    values = _resolve(schema, options[0]).get("additionalProperties")
+    return _model(schema, values) if isinstance(values, Mapping) else None
+
+
 def _is_duration(node: Mapping[str, Any]) -> bool:
     return any(option.get("pattern") == DURATION_PATTERN for option in _options(node))
 
@@ -229,8 +238,12 @@ def _rows(
             required=name in required,
         )
         nested = _model(schema, node) or item_model
+        value_model = _value_model(schema, node) if nested is None else None
         if nested is not None:
             yield from _rows(schema, nested, key, section)
+        elif value_model is not None:
+            names = node.get("propertyNames", {}).get("title", "name")
+            yield from _rows(schema, value_model, f"{key}.<{names}>", section)
 
 
 def reference_rows(schema: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
@@ -336,7 +349,7 @@ def _render_group(schema: Mapping[str, Any], name: str, rows: Sequence[Row]) -> 
             default = NO_DEFAULT
         else:
             shown = _yaml(row.default)
-            if len(shown) > LONG_DEFAULT and "[]" not in row.key:
+            if len(shown) > LONG_DEFAULT and "[]" not in row.key and "<" not in row.key:
                 _merge(long_defaults, _nest(row.key, row.default))
                 default = "*see below*"
             else:

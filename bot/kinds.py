@@ -37,6 +37,10 @@ class Kind(enum.StrEnum):
     DEPLOY_FAILED = "deploy_failed"
     TEST_FAILED = "test_failed"
     CONFIG_ERROR = "config_error"  # the config cannot work here (e.g. no URL in the output)
+    UNPAIRED_EVENT = "unpaired_event"  # e.g. a tool_executing that no tool_completed closed
+    AGENT_INCOMPLETE = "agent_incomplete"  # a sub-agent completed, the top-level agent never did
+    TOO_MANY_EVENTS = "too_many_events"  # more arrivals than a rule's max (> 1) allows
+    SUBPROTOCOL_UNEXPECTED = "subprotocol_unexpected"  # selected an offered one, not the expected
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +288,61 @@ KINDS: Mapping[Kind, KindInfo] = {
         ),
         impact="Unknown: nothing was tested",
         fix="fix the configuration key the message names",
+    ),
+    Kind.UNPAIRED_EVENT: KindInfo(
+        label="unpaired event",
+        root="Unpaired WebSocket Events: {unpaired}",
+        why1="Why do some tool calls never report completion?",
+        answer="{error} ({share})",
+        hints=(
+            "A tool call started (tool_executing) but its completion never came for the same "
+            "call id: look at the tool dispatcher's error path for that tool.",
+            "Check that tool_completed carries the same id (checks.agent_flow.rules.<event>.by) "
+            "as tool_executing — a renamed field looks like a missing completion.",
+        ),
+        impact="Users see a tool start and never finish",
+        fix="send the completion for every tool call, with the same call id",
+        keeps_connection=True,
+    ),
+    Kind.AGENT_INCOMPLETE: KindInfo(
+        label="agent incomplete",
+        root="Top-Level Agent Never Completed (Its Sub-Agents Did)",
+        why1="Why does the agent never finish the run?",
+        answer="Sub-agents completed, but the top-level agent never sent {final} ({share})",
+        hints=(
+            "The supervisor waits for something after its sub-agents finish: look for the "
+            "hand-back from sub-agent to parent (a missing callback, an unawaited task).",
+            "If the backend marks agents differently, check checks.agent_flow.agent_key and "
+            "parent_key: the top-level agent is the one without a parent.",
+        ),
+        impact="Users never get the final answer",
+        fix="make the top-level agent complete after its sub-agents",
+    ),
+    Kind.TOO_MANY_EVENTS: KindInfo(
+        label="too many events",
+        root="More WebSocket Events Than Allowed: {error}",
+        why1="Why are events sent more often than the rules allow?",
+        answer="{error} ({share})",
+        hints=(
+            "An event arrives more often than checks.agent_flow.rules allows: a loop that "
+            "re-emits, or two notifiers on the same run.",
+        ),
+        impact="The chat repeats steps",
+        fix="emit the event as often as the rule allows (or relax the rule)",
+        keeps_connection=True,
+    ),
+    Kind.SUBPROTOCOL_UNEXPECTED: KindInfo(
+        label="unexpected subprotocol",
+        root="WebSocket Server Selected an Unexpected Subprotocol",
+        why1="Why does the server select another subprotocol?",
+        answer="{error} ({share})",
+        hints=(
+            "The server selected an offered subprotocol other than "
+            "checks.agent_flow.token_transport.expect_selected: clients built for the expected "
+            "one drop the connection.",
+        ),
+        impact="Clients expecting the agreed protocol drop the connection",
+        fix="select the agreed subprotocol on the server (or fix expect_selected)",
     ),
 }
 

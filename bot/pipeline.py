@@ -66,17 +66,21 @@ async def _auth_evidence(
 ) -> AuthEvidence:
     """What we can learn after auth rejections, without the secret leaving the process."""
     flow_cfg = cfg.checks.agent_flow
+    sent = bool(token) and (flow_cfg is None or flow_cfg.token_in != "none")
     ev = AuthEvidence(
-        token_sent=bool(token) and (flow_cfg is None or flow_cfg.token_in != "none"),
+        token_sent=sent,
         token_in=flow_cfg.token_in if flow_cfg else "header",
-        claims=auth.visible_claims(token) if token else {},
+        token_source="token_env" if cfg.auth.token_env else "jwt" if cfg.auth.jwt else "",
+        claims=auth.visible_claims(token) if token and sent else {},  # unsent: beside the point
         checked_at=time.time(),
     )
     if it.flow:
         for f in it.flow.failures:
-            code = (f.error_frame or {}).get("error_code")
-            if code:
-                ev.error_codes[code] = ev.error_codes.get(code, 0) + 1
+            frame = f.error_frame or {}
+            # a frame without a code still says something: count its words instead
+            said = frame.get("error_code") or str(frame.get("message") or "")[:80]
+            if said:
+                ev.error_codes[said] = ev.error_codes.get(said, 0) + 1
     for check in it.health:
         if check.server_time is not None and check.latency_s is not None:
             ev.server_clock_skew_s = round(check.server_time - ev.checked_at, 1)
@@ -85,18 +89,29 @@ async def _auth_evidence(
     if auth_checks:
         ev.auth_health_ok = all(c.ok for c in auth_checks)
         ev.auth_health_url = auth_checks[0].url
-    if cfg.auth.verify_url and token:
-        url = cfg.resolve_url(cfg.auth.verify_url, base)
-        result = await http_checks.validate_token(url, token)
+    verify = cfg.auth.verification()
+    if verify is not None and token and sent:
+        result = await http_checks.validate_token(
+            cfg.resolve_url(verify.url, base),
+            token,
+            verify.timeout,
+            method=verify.method,
+            token_in=verify.token_in,
+            json_field=verify.json_field,
+            valid_path=verify.valid_path,
+            invalid_status=tuple(verify.invalid_status),
+        )
         ev.verify_url = result.url
+        ev.verify_method = result.method
         ev.verify_status = result.status
-        if result.status is None:
-            ev.verify_valid = None
+        ev.verify_valid = result.valid
+        ev.verify_outcome = result.outcome
+        if result.outcome == "invalid":
+            ev.verify_error = result.reason
+        elif result.outcome != "valid":
             ev.verify_error = result.error
-            ev.auth_health_ok = False if ev.auth_health_ok is None else ev.auth_health_ok
-        else:
-            ev.verify_valid = result.ok
-            ev.verify_error = "" if result.ok else result.error
+        if result.outcome == "unreachable" and ev.auth_health_ok is None:
+            ev.auth_health_ok = False
     return ev
 
 

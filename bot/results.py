@@ -34,12 +34,17 @@ class AuthEvidence:
 
     token_sent: bool = True
     token_in: str = "header"
+    token_source: str = ""  # "jwt" | "token_env" | "" (auth: configures neither)
     claims: dict[str, Any] = field(default_factory=dict)  # exp/iat/nbf/iss/aud/sub only
     checked_at: float = 0.0
     verify_url: str = ""
     verify_status: int | None = None
     verify_valid: bool | None = None
     verify_error: str = ""
+    verify_method: str = ""
+    # "valid" | "invalid" | "unreachable" | "error" (5xx) | "unexpected" (answer does not fit
+    # auth.verify) | "" (not asked)
+    verify_outcome: str = ""
     auth_health_ok: bool | None = None
     auth_health_url: str = ""
     server_clock_skew_s: float | None = None  # backend clock minus ours
@@ -95,6 +100,8 @@ class FlowSession:
     duration_s: float = 0.0
     attempts: int = 1
     run: int = 0  # position on a reused connection
+    counts: dict[str, int] = field(default_factory=dict)  # event → arrivals in this run
+    unpaired: list[str] = field(default_factory=list)  # "tool_executing call_2 without …"
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from websockets.http11 import Request, Response
 from bot import auth
 from bot.checks.agent_flow import (
     DEFAULT_EVENTS,
+    EventRule,
     FlowAggregator,
     FlowSpec,
     run_agent_flow,
@@ -137,7 +138,12 @@ def test_token_minted_by_the_bot_is_accepted(sample: SampleTarget) -> None:
             Kind.OUT_OF_ORDER,
             {"order_violations": ["tool_completed before tool_executing"]},
         ),
-        (["duplicate"], {}, Kind.DUPLICATE_EVENT, {"error": "duplicate agent_thinking"}),
+        (
+            ["duplicate"],
+            {"rules": (EventRule("agent_thinking", 1, 1),)},
+            Kind.DUPLICATE_EVENT,
+            {"error": "duplicate agent_thinking (2 arrived, at most 1)"},
+        ),
         (["crash"], {}, Kind.SERVER_ERROR, {"close_code": 1011}),
         (
             ["close-early"],
@@ -180,11 +186,12 @@ def test_each_fault_gets_its_kind(
             assert getattr(s, key) == value
 
 
-@pytest.mark.parametrize("faults", [["noise"], ["health-down", "api-error"]])
+@pytest.mark.parametrize("faults", [["noise"], ["health-down", "api-error"], ["duplicate"]])
 def test_noise_and_unrelated_faults_still_pass(
     sample: SampleTarget, spec: FlowSpec, faults: list[str]
 ) -> None:
-    """Heartbeats and other runs' events are grouped away; HTTP-only faults don't matter."""
+    """Heartbeats and other runs' events are grouped away; HTTP-only faults don't matter;
+    a second agent_thinking is a healthy repeat unless a rule says otherwise."""
     sample.set_faults(*faults)
     s = one(spec)
     assert s.ok, s.error
@@ -297,7 +304,7 @@ def test_retries_exhausted_keep_the_last_attempt(sample: SampleTarget, spec: Flo
 
 def test_no_retries_means_one_attempt(sample: SampleTarget, spec: FlowSpec) -> None:
     """retries=0: a failed session is not rerun."""
-    sample.set_faults("duplicate")
+    sample.set_faults("drop:agent_thinking")
     summary = asyncio.run(run_agent_flow(spec, 4, concurrency=2, retries=0))
     assert summary.failed == 4 and {f.attempts for f in summary.failures} == {1}
     assert sample.stats["connections"] == 4

@@ -186,3 +186,129 @@ def test_explain_orders_most_specific_first(evidence: AuthEvidence, first: str) 
     """Token-level causes come before service-level ones."""
     evidence.checked_at = NOW
     assert explain(evidence)[0].startswith(first)
+
+
+# -- the five cases, each naming the right side --------------------------------------------------
+
+
+def test_explain_no_token_names_the_missing_config_section() -> None:
+    """No token: the hint names the config that is missing (auth source or token_in: none)."""
+    unconfigured = explain(AuthEvidence(token_sent=False, token_source="", checked_at=NOW))
+    assert unconfigured[0].startswith("No token was sent")
+    assert "neither jwt nor token_env" in unconfigured[0] and "auth.jwt" in unconfigured[0]
+    switched_off = explain(
+        AuthEvidence(token_sent=False, token_in="none", token_source="jwt", checked_at=NOW)
+    )
+    assert "checks.agent_flow.token_in is none" in switched_off[0]
+    assert not any("claim" in h for h in unconfigured + switched_off)  # no token, no claims
+
+
+def test_explain_verify_unreachable_or_failing_is_the_auth_service_down() -> None:
+    """Validation endpoint silent or answering 5xx: restore the auth service first."""
+    silent = AuthEvidence(
+        claims=claims(), checked_at=NOW, verify_url="http://a/v", verify_outcome="unreachable"
+    )
+    failing = AuthEvidence(
+        claims=claims(),
+        checked_at=NOW,
+        verify_url="http://a/v",
+        verify_outcome="error",
+        verify_status=503,
+    )
+    (first,) = explain(silent)
+    assert "auth service is down (http://a/v did not answer)" in first
+    assert "restore the auth service first" in first
+    (second,) = explain(failing)
+    assert "auth service is down (http://a/v answered HTTP 503)" in second
+
+
+def test_explain_refusal_of_an_expired_token_does_not_blame_the_secret() -> None:
+    """Expired token refused by the auth service too: expiry first, the secret not accused."""
+    ev = AuthEvidence(
+        claims=claims(exp=int(NOW) - 60),
+        checked_at=NOW,
+        verify_valid=False,
+        verify_outcome="invalid",
+        verify_error="Signature has expired",
+    )
+    hints = explain(ev)
+    assert hints[0].startswith("Our token had expired 60s")
+    assert "refuses our token too (Signature has expired)" in hints[1]
+    assert not any("secret we sign with" in h for h in hints)
+
+
+def test_explain_auth_service_saying_expired_against_our_clock_blames_its_clock() -> None:
+    """The auth service calls a fresh token expired: its clock is the suspect, not our secret."""
+    ev = AuthEvidence(
+        claims=claims(), checked_at=NOW, verify_valid=False, verify_error="Signature has expired"
+    )
+    (hint,) = explain(ev)
+    assert "auth service's clock is probably ahead" in hint
+    assert "secret" not in hint
+
+
+def test_explain_refused_ready_made_token_asks_to_refresh_it() -> None:
+    """A token from auth.token_env refused by the auth service: refresh that token."""
+    ev = AuthEvidence(claims=claims(), checked_at=NOW, token_source="token_env", verify_valid=False)
+    (hint,) = explain(ev)
+    assert "the token in auth.token_env is not one it accepts" in hint
+
+
+def test_explain_unexpected_answer_blames_the_contract_not_a_side() -> None:
+    """A 405 from the auth service is our auth.verify's fault: neither token nor backend."""
+    ev = AuthEvidence(
+        claims=claims(),
+        checked_at=NOW,
+        verify_outcome="unexpected",
+        verify_status=405,
+        verify_error="HTTP 405, which is neither valid (2xx) nor invalid (401, 403) under "
+        "auth.verify: Method Not Allowed",
+    )
+    (hint,) = explain(ev)
+    assert hint.startswith("The auth service's answer does not fit auth.verify (HTTP 405")
+    assert "secret" not in hint and "disagree" not in hint
+
+
+@pytest.mark.parametrize(
+    ("evidence", "first"),
+    [
+        (AuthEvidence(token_sent=False, auth_health_ok=False), "No token was sent"),
+        (
+            AuthEvidence(claims=claims(exp=1), auth_health_ok=False, verify_valid=False),
+            "Our token had expired",
+        ),
+        (AuthEvidence(claims=claims(nbf=int(NOW) + 600), verify_valid=False), "Our token is not"),
+        (
+            AuthEvidence(claims=claims(), server_clock_skew_s=3600, verify_valid=True),
+            "The backend's",
+        ),
+        (
+            AuthEvidence(claims=claims(), verify_outcome="unreachable", verify_url="http://a/v"),
+            "The auth service is down",
+        ),
+        (AuthEvidence(claims=claims(), verify_valid=False), "The auth service itself rejects"),
+        (AuthEvidence(claims=claims(), verify_valid=True), "The auth service accepts our token"),
+    ],
+)
+def test_explain_names_the_right_side_first(evidence: AuthEvidence, first: str) -> None:
+    """Each of the five causes leads the hints when its evidence is there, most specific first."""
+    evidence.checked_at = NOW
+    assert explain(evidence)[0].startswith(first)
+
+
+def test_new_hints_survive_redaction() -> None:
+    """Every new hint reads the same after redaction: none of it looks like a credential."""
+    evidence = [
+        AuthEvidence(token_sent=False, token_in="none", checked_at=NOW),
+        AuthEvidence(token_sent=False, checked_at=NOW),
+        AuthEvidence(token_sent=False, token_source="token_env", checked_at=NOW),
+        AuthEvidence(claims=claims(), checked_at=NOW, verify_outcome="unreachable"),
+        AuthEvidence(claims=claims(nbf=int(NOW) + 600), checked_at=NOW, verify_valid=False),
+        AuthEvidence(claims=claims(), token_source="token_env", verify_valid=False),
+        AuthEvidence(claims=claims(), verify_valid=False, verify_error="Signature has expired"),
+        AuthEvidence(claims=claims(), verify_outcome="unexpected", verify_error="HTTP 405"),
+    ]
+    hints = [hint for ev in evidence for hint in explain(ev)]
+    assert len(hints) >= 8
+    for hint in hints:
+        assert redact.redact(hint) == hint

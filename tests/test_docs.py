@@ -60,7 +60,8 @@ def _is_duration(info: FieldInfo) -> bool:
 
 
 def leaf_fields(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(key path as written in the file, field) for every leaf of the config, by walking models."""
+    """(key path as written in the file, field) for every leaf of the config, by walking models;
+    a mapping of sections keyed by name shows its key as ``<name>`` (its schema's title)."""
     for name, info in model.model_fields.items():
         key = f"{prefix}.{info.alias or name}" if prefix else info.alias or name
         sub = _submodel(info)
@@ -68,7 +69,17 @@ def leaf_fields(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[t
             yield key, info
         else:
             sub_model, is_list = sub
+            if typing.get_origin(_unwrap_optional(info.annotation)) is dict:
+                extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+                names = extra.get("propertyNames", {})
+                title = names.get("title", "name") if isinstance(names, dict) else "name"
+                key += f".<{title}>"
             yield from leaf_fields(sub_model, key + "[]" if is_list else key)
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    args = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+    return args[0] if isinstance(tp, types.UnionType) and len(args) == 1 else tp
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -195,13 +206,13 @@ def test_defaults_are_valid_config(rows: dict[str, list[str]]) -> None:
     """Each default in the tables, written back at its key, is valid config that changes nothing."""
     base: dict[str, Any] = {
         "deploy": {"url": "https://example.com"},
-        "auth": {"jwt": {}},
+        "auth": {"jwt": {}, "verify": {"url": "https://auth.example.com/validate"}},
         "evidence": {"logs": {"command": "true"}},
     }
     expected = parse_config(base)
     checked = 0
     for key, (_, default, _) in rows.items():
-        if not default.startswith("`") or "[]." in key:
+        if not default.startswith("`") or "[]." in key or ".<" in key:
             continue
         value = yaml.safe_load(default.strip("`"))
         *parents, last = key.removesuffix("[]").split(".")

@@ -657,7 +657,7 @@ def test_run_without_auth_section_warns_and_still_runs(
     assert f"⚠️  {NO_TOKEN}" in captured.err
     likely = [line for line in captured.out.splitlines() if line.startswith("  likely")]
     assert likely == [
-        "  likely      No token was sent with the WebSocket connection: the config has no "
-        "auth: section (add auth.jwt or auth.token_env), or checks.agent_flow.token_in is "
-        "none — the backend cannot authenticate an anonymous socket."
+        "  likely      No token was sent with the WebSocket connection: the auth section "
+        "configures neither jwt nor token_env — add auth.jwt (the signing secret's variable in "
+        "secret_env) or auth.token_env, so the bot has a token to send."
     ]

@@ -8,12 +8,17 @@ sessions counted rather than kept, and uvloop when it is installed.
 
 Real backends send more than the five events (welcome frames, heartbeats, progress,
 other runs' events) and wrap them differently, so frames are matched by a configurable
-key path, grouped by run id, and anything unrelated is ignored.
+key path, grouped by run id, and anything unrelated is ignored. A healthy agent thinks
+more than once, calls several tools and may start sub-agents, so a run is held against
+*rules* (how often each event may arrive, partial order, open/close pairs), and it ends at
+the top-level agent's last event, not a sub-agent's. Everything configurable is resolved
+once per iteration (:class:`_Resolved`); the per-frame path only reads it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import errno
@@ -26,7 +31,7 @@ import ssl
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -69,8 +74,37 @@ DEFAULT_EVENTS = (
     "tool_completed",
     "agent_completed",
 )
+#: Mirrors ``bot.config.models.ErrorFrames``' defaults (a test pins the two together).
+DEFAULT_ERROR_TYPES = ("error", "error_message")
+DEFAULT_ERROR_CODE_PATHS = (
+    "error_code",
+    "code",
+    "data.error_code",
+    "data.code",
+    "error.code",
+    "error.error_code",
+    "payload.error_code",
+    "payload.code",
+)
+DEFAULT_ERROR_MESSAGE_PATHS = (
+    "error_message",
+    "message",
+    "detail",
+    "error",
+    "reason",
+    "data.error_message",
+    "data.message",
+    "data.detail",
+    "data.error",
+    "error.message",
+    "error.detail",
+    "payload.error_message",
+    "payload.message",
+    "payload.detail",
+)
 
 Progress = Callable[[int, int, int], None]
+Path = tuple[str, ...]
 _UNREACHABLE_ERRNOS = {
     errno.EHOSTUNREACH,
     errno.ENETUNREACH,
@@ -78,6 +112,178 @@ _UNREACHABLE_ERRNOS = {
     errno.EADDRNOTAVAIL,
 }
 _UNSET: Any = object()
+_MAX_UNPAIRED_SHOWN = 5
+
+
+def _path(dotted: str | None) -> Path | None:
+    return tuple(dotted.split(".")) if dotted else None
+
+
+def _dig(msg: Any, path: Path) -> Any:
+    for part in path:
+        if not isinstance(msg, dict):
+            return None
+        msg = msg.get(part)
+    return msg
+
+
+def _text_at(msg: dict[str, Any], paths: Sequence[Path]) -> str | None:
+    """The first non-empty text at ``paths``; objects are skipped (their fields are paths too)."""
+    for path in paths:
+        value = _dig(msg, path)
+        if value is None or value == "" or isinstance(value, dict):
+            continue
+        return value if isinstance(value, str) else json.dumps(value, default=str)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFrames:
+    """Which frames are the server's errors, and where their code and text are.
+
+    The defaults cover ``{"type": "error", "message": …}``, ``{"type": "error_message",
+    "error_code": …, "error_message": …}`` and FastAPI's untyped ``{"detail": …}``, bare or
+    inside ``data``/``error``/``payload`` envelopes.
+    """
+
+    types: tuple[str, ...] = DEFAULT_ERROR_TYPES
+    type_key: Path = ("type",)
+    code_paths: tuple[Path, ...] = tuple(tuple(p.split(".")) for p in DEFAULT_ERROR_CODE_PATHS)
+    message_paths: tuple[Path, ...] = tuple(
+        tuple(p.split(".")) for p in DEFAULT_ERROR_MESSAGE_PATHS
+    )
+
+    def read(self, msg: Any) -> dict[str, str] | None:
+        """The frame's type, code and text, redacted; None when it is no error frame."""
+        if not isinstance(msg, dict):
+            return None
+        kind = _dig(msg, self.type_key)
+        if kind is None:
+            text = _text_at(msg, self.message_paths)
+            if text is None:  # an untyped frame is an error only when it says something
+                return None
+        elif kind in self.types:
+            text = _text_at(msg, self.message_paths)
+            if text is None:
+                text = json.dumps(msg, default=str)[:2000]
+        else:
+            return None
+        code = _text_at(msg, self.code_paths)
+        return {
+            "type": redact.redact(str(kind if kind is not None else "")[:100]),
+            "error_code": redact.redact((code or "")[:100]),
+            "message": redact.redact(text[:2000])[:500],
+        }
+
+    def read_body(self, status: int, body: bytes | bytearray) -> dict[str, str] | None:
+        """An HTTP answer to the upgrade as an error frame: its JSON error, or its text."""
+        text = bytes(body[:4000]).decode("utf-8", "replace").strip()
+        if not text:
+            return None
+        with contextlib.suppress(ValueError):
+            frame = self.read(json.loads(text))
+            if frame is not None:
+                return frame
+        return {
+            "type": "http",
+            "error_code": str(status),
+            "message": redact.redact(" ".join(text.split())[:2000])[:500],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventRule:
+    """How often ``event`` may arrive in one run, and which event must close each arrival."""
+
+    event: str
+    min: int = 1
+    max: int | None = None  # None: any number of repeats
+    pair: str | None = None
+    by: Path | None = None  # where the id matching event and pair is; None: arrival order
+
+
+class _Resolved:
+    """Everything derived from a :class:`FlowSpec`, computed once: the per-frame path reads it."""
+
+    __slots__ = (
+        "agent_key",
+        "caps",
+        "errors",
+        "expect",
+        "final",
+        "first",
+        "headers",
+        "id_paths",
+        "key0",
+        "lifecycle",
+        "needs",
+        "pairs",
+        "parent_key",
+        "query",
+        "subprotocols",
+        "token_protocol",
+        "token_shown",
+        "wanted",
+    )
+
+    def __init__(self, spec: FlowSpec) -> None:
+        events = spec.events
+        rules = {rule.event: rule for rule in spec.rules}
+        unknown = sorted(
+            {n for r in spec.rules for n in (r.event, r.pair) if n is not None} - set(events)
+        )
+        if unknown:
+            raise ValueError(f"rules name events that are not in events: {', '.join(unknown)}")
+        self.wanted = frozenset(events)
+        self.first, self.final = events[0], events[-1]
+        self.key0 = spec.event_key[0] if len(spec.event_key) == 1 else None
+        self.needs = tuple((e, rules[e].min if e in rules else 1) for e in events)
+        self.caps = tuple((e, r.max) for e, r in rules.items() if r.max is not None)
+        self.pairs = tuple((r.event, r.pair, r.by is not None) for r in rules.values() if r.pair)
+        self.id_paths: dict[str, Path] = {}
+        for r in spec.rules:
+            if r.pair is not None and r.by is not None:
+                self.id_paths[r.event] = self.id_paths[r.pair] = r.by
+        tracking = spec.parent_key is not None or spec.agent_key is not None
+        self.lifecycle = frozenset((self.first, self.final)) if tracking else frozenset()
+        self.parent_key, self.agent_key = spec.parent_key, spec.agent_key
+        self.errors = spec.error_frames
+
+        token, how = spec.token, spec.token_in
+        self.headers: dict[str, str] | None = None
+        self.query = ""
+        self.token_protocol: str | None = None
+        self.token_shown: str | None = None
+        template = (
+            spec.subprotocol
+            if spec.subprotocol is not None
+            else spec.subprotocol_prefix + "{token}"
+        )
+        if token and how == "header":
+            self.headers = {spec.header: f"{spec.scheme} {token}" if spec.scheme else token}
+        elif token and how == "query":
+            self.query = f"{spec.query_param}={quote(token, safe='')}"
+        elif token and how == "subprotocol":
+            encoded = token
+            if spec.encoding == "base64url":
+                encoded = base64.urlsafe_b64encode(token.encode()).rstrip(b"=").decode("ascii")
+                redact.register(encoded)  # an encoded token is the token
+            self.token_protocol = template.replace("{token}", encoded)
+            self.token_shown = template.replace("{token}", redact.MASK)
+        offered = list(spec.extra_subprotocols)
+        if self.token_protocol is not None:
+            offered.append(self.token_protocol)
+        self.subprotocols = offered or None
+        expect = spec.expect_selected
+        self.expect = self.token_protocol if expect == template else expect
+
+    def shown(self, protocol: str | None) -> str | None:
+        """A selected subprotocol as reports may show it: the token's one masked."""
+        if protocol is None:
+            return None
+        if protocol == self.token_protocol:
+            return self.token_shown
+        return redact.redact(protocol)[:100]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +291,12 @@ class FlowSpec:
     """Everything a session needs, resolved once per iteration."""
 
     url: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a secret: never in a repr
     token_in: str = "header"  # header | subprotocol | query | none
     message: str = '{"type": "user_message", "payload": {"content": "What is 2 + 2?"}}'
     events: tuple[str, ...] = DEFAULT_EVENTS
-    event_key: tuple[str, ...] = ("type",)
-    run_key: tuple[str, ...] | None = ("data", "run_id")
+    event_key: Path = ("type",)
+    run_key: Path | None = ("data", "run_id")
     order: tuple[tuple[str, str], ...] = (
         ("agent_started", "agent_completed"),
         ("agent_started", "tool_executing"),
@@ -105,6 +311,20 @@ class FlowSpec:
     subprotocol_prefix: str = "jwt."
     query_param: str = "token"
     ssl_context: ssl.SSLContext | None = None
+    rules: tuple[EventRule, ...] = ()  # events without one: at least once, repeats allowed
+    agent_key: Path | None = None
+    parent_key: Path | None = None
+    header: str = "Authorization"
+    scheme: str = "Bearer"
+    subprotocol: str | None = None  # template with {token}; None: subprotocol_prefix + {token}
+    encoding: str = "raw"  # raw | base64url
+    extra_subprotocols: tuple[str, ...] = ()
+    expect_selected: str | None = None  # a protocol offered, or the template for the token's
+    error_frames: ErrorFrames = ErrorFrames()
+    resolved: _Resolved = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resolved", _Resolved(self))
 
     @classmethod
     def from_config(cls, cfg: Any, url: str, token: str | None) -> FlowSpec:
@@ -115,6 +335,11 @@ class FlowSpec:
             if cfg.strict_order
             else tuple(tuple(p) for p in cfg.order)
         )
+        transport, errors = cfg.token_transport, cfg.error_frames
+        rules = []
+        for name, rule in cfg.rules.items():
+            least, most = rule.bounds()
+            rules.append(EventRule(name, least, most, rule.pair, _path(rule.by)))
         return cls(
             url=url,
             token=token,
@@ -122,7 +347,7 @@ class FlowSpec:
             message=json.dumps(cfg.message),
             events=events,
             event_key=tuple(cfg.event_key.split(".")),
-            run_key=tuple(cfg.run_key.split(".")) if cfg.run_key else None,
+            run_key=_path(cfg.run_key),
             order=order,
             timeout=cfg.timeout,
             connect_timeout=cfg.connect_timeout,
@@ -130,36 +355,23 @@ class FlowSpec:
             max_latency=cfg.max_latency,
             runs_per_connection=cfg.runs_per_connection,
             subprotocol_prefix=cfg.subprotocol_prefix,
-            query_param=cfg.query_param,
+            query_param=transport.query_param or cfg.query_param,
+            rules=tuple(rules),
+            agent_key=_path(cfg.agent_key),
+            parent_key=_path(cfg.parent_key),
+            header=transport.header,
+            scheme=transport.scheme,
+            subprotocol=cfg.token_subprotocol(),
+            encoding=transport.encoding,
+            extra_subprotocols=tuple(transport.extra_subprotocols),
+            expect_selected=transport.expect_selected,
+            error_frames=ErrorFrames(
+                types=tuple(errors.types),
+                type_key=tuple(errors.type_key.split(".")),
+                code_paths=tuple(tuple(p.split(".")) for p in errors.code_paths),
+                message_paths=tuple(tuple(p.split(".")) for p in errors.message_paths),
+            ),
         )
-
-
-def _dig(msg: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if not isinstance(msg, dict):
-            return None
-        msg = msg.get(part)
-    return msg
-
-
-def _error_frame(msg: dict[str, Any]) -> dict[str, Any] | None:
-    """An error frame's code and message, wherever the envelope keeps them."""
-    for holder in (msg, msg.get("data"), msg.get("payload"), msg.get("error")):
-        if isinstance(holder, dict) and ("error_code" in holder or "code" in holder):
-            code = holder.get("error_code", holder.get("code"))
-            text = holder.get("message", holder.get("error", ""))
-            return {
-                "type": redact.redact(str(msg.get("type", ""))[:100]),
-                "error_code": redact.redact(str(code)[:100]),
-                "message": redact.redact(str(text)[:2000])[:500],
-            }
-    if str(msg.get("type", "")).lower() in {"error", "error_message"}:
-        return {
-            "type": redact.redact(str(msg.get("type"))[:100]),
-            "error_code": "",
-            "message": redact.redact(str(msg)[:2000])[:500],
-        }
-    return None
 
 
 _PROXY_VARS = tuple(
@@ -187,6 +399,7 @@ def _proxy_for(url: str) -> str | None:
 
 
 def _connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
+    r = spec.resolved
     url = spec.url
     kwargs: dict[str, Any] = {
         "open_timeout": spec.connect_timeout,
@@ -200,18 +413,19 @@ def _connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
         kwargs["proxy"] = _proxy_for(url)
     if spec.ssl_context is not None and url.startswith("wss:"):
         kwargs["ssl"] = spec.ssl_context
-    if spec.token and spec.token_in == "header":
-        kwargs["additional_headers"] = {"Authorization": f"Bearer {spec.token}"}
-    elif spec.token and spec.token_in == "subprotocol":
-        kwargs["subprotocols"] = [f"{spec.subprotocol_prefix}{spec.token}"]
-    elif spec.token and spec.token_in == "query":
-        sep = "&" if "?" in url else "?"
-        url = f"{url}{sep}{spec.query_param}={quote(spec.token, safe='')}"
+    if r.headers is not None:
+        kwargs["additional_headers"] = r.headers
+    if r.subprotocols is not None:
+        kwargs["subprotocols"] = r.subprotocols
+    if r.query:
+        url = f"{url}{'&' if '?' in url else '?'}{r.query}"
     return url, kwargs
 
 
-def classify_connect_error(exc: BaseException, session: FlowSession) -> None:
-    """Fill ``session`` from a failed opening handshake."""
+def classify_connect_error(
+    exc: BaseException, session: FlowSession, errors: ErrorFrames | None = None
+) -> None:
+    """Fill ``session`` from a failed opening handshake (and the server's answer, if any)."""
     session.error = redact.redact(f"{type(exc).__name__}: {exc}")[:500]
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
@@ -223,6 +437,7 @@ def classify_connect_error(exc: BaseException, session: FlowSession) -> None:
             if status >= 500
             else Kind.HTTP_STATUS
         )
+        session.error_frame = (errors or ErrorFrames()).read_body(status, exc.response.body or b"")
     elif isinstance(exc, NegotiationError):
         session.kind = Kind.SUBPROTOCOL_REFUSED
     elif isinstance(exc, TimeoutError):
@@ -239,16 +454,23 @@ def classify_connect_error(exc: BaseException, session: FlowSession) -> None:
         session.kind = Kind.HANDSHAKE_FAILED
 
 
+_Seen = list[tuple[str, float, Any]]  # (event, seconds since start, pairing id)
+
+
 async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, t0: float) -> None:
     """Send one message and collect its events; fills ``session`` (ok stays False)."""
-    wanted = set(spec.events)
-    first, final = spec.events[0], spec.events[-1]
+    r = spec.resolved
+    wanted, first, final, key0 = r.wanted, r.first, r.final, r.key0
+    event_key, run_key, lifecycle, id_paths = spec.event_key, spec.run_key, r.lifecycle, r.id_paths
+    # the usual run key is two levels deep (data.run_id): read it without a call
+    rk0, rk1 = run_key if run_key is not None and len(run_key) == 2 else (None, None)
     ours: Any = _UNSET
-    event_key, run_key = spec.event_key, spec.run_key
-    runs: dict[Any, list[tuple[str, float]]] = {}
+    top_agent: Any = _UNSET
+    runs: dict[Any, _Seen] = {}
+    subs: list[tuple[Any, str, Any]] = []  # sub-agents' first/final frames: (run, event, agent)
     malformed = 0
     timed_out = closed = False
-    perf = time.perf_counter
+    perf, loads = time.perf_counter, json.loads
     try:
         async with asyncio.timeout(spec.timeout):
             with contextlib.suppress(ConnectionClosed):
@@ -260,22 +482,49 @@ async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, 
                     malformed += 1
                     continue
                 try:
-                    msg = json.loads(raw)
+                    msg = loads(raw)
                 except ValueError:
                     malformed += 1
                     continue
                 if not isinstance(msg, dict):
                     continue
-                event = msg.get(event_key[0]) if len(event_key) == 1 else _dig(msg, event_key)
-                if event not in wanted:
+                event: Any = msg.get(key0) if key0 is not None else _dig(msg, event_key)
+                try:
+                    ours_too = event in wanted
+                except TypeError:  # an object where the name should be: not an event
+                    ours_too = False
+                if not ours_too:
                     if session.error_frame is None:
-                        session.error_frame = _error_frame(msg)
+                        session.error_frame = r.errors.read(msg)
                     continue
-                rid = _dig(msg, run_key) if run_key else None
-                rid = rid if isinstance(rid, str | int) else None
-                if event == first and ours is _UNSET:
+                if rk0 is not None:
+                    rid = msg.get(rk0)
+                    rid = rid.get(rk1) if rid.__class__ is dict else None
+                else:
+                    rid = _dig(msg, run_key) if run_key else None
+                if rid is not None and rid.__class__ is not str and not isinstance(rid, int):
+                    rid = None
+                if event in lifecycle:  # only with agent_key/parent_key: whose start or end?
+                    agent = _dig(msg, r.agent_key) if r.agent_key else None
+                    if r.parent_key is not None:
+                        parent = _dig(msg, r.parent_key)
+                        sub = parent is not None and parent != ""
+                    else:
+                        sub = top_agent is not _UNSET and agent != top_agent
+                    if sub:
+                        subs.append((rid, event, agent))
+                        continue
+                    if ours is _UNSET and event == first:
+                        top_agent = agent
+                if ours is _UNSET and event == first:
                     ours = rid  # our run is the one that started after our message
-                runs.setdefault(rid, []).append((event, perf() - t0))
+                if event in id_paths:
+                    pid = _dig(msg, id_paths[event])
+                    if pid is not None and not isinstance(pid, str | int):
+                        pid = json.dumps(pid, sort_keys=True, default=str)
+                else:
+                    pid = None
+                runs.setdefault(rid, []).append((event, perf() - t0, pid))
                 if event == final and (ours is _UNSET or rid == ours):
                     break
             else:
@@ -286,23 +535,53 @@ async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, 
         closed = True
 
     seen_list = runs.get(ours, []) if ours is not _UNSET else _pick_run(runs, final)
+    if timed_out:
+        done_subs = [a for rid, e, a in subs if e == final and (ours is _UNSET or rid == ours)]
+    else:
+        done_subs = []
+    _judge(spec, session, seen_list, done_subs, closed, timed_out, malformed, ws)
+    session.duration_s = perf() - t0
+    if session.ok and spec.max_latency is not None and session.duration_s > spec.max_latency:
+        session.ok = False
+        session.kind = Kind.SLOW
+        session.error = f"{session.duration_s:.3f}s, over the {spec.max_latency:g}s limit"
+
+
+def _judge(
+    spec: FlowSpec,
+    session: FlowSession,
+    seen_list: _Seen,
+    done_subs: list[Any],
+    closed: bool,
+    timed_out: bool,
+    malformed: int,
+    ws: ClientConnection,
+) -> None:
+    """Hold one run's events against the rules; the first broken rule names the failure."""
+    r = spec.resolved
+    final = r.final
+    counts: dict[str, int] = {}
     seen: dict[str, float] = {}
     position: dict[str, int] = {}  # arrival order: frames read together share a timestamp
-    dupes: list[str] = []
-    for pos, (event, at) in enumerate(seen_list):
-        if event in seen:
-            dupes.append(event)
-        else:
+    for pos, (event, at, _) in enumerate(seen_list):
+        n = counts.get(event)
+        if n is None:
+            counts[event] = 1
             seen[event] = round(at, 4)
             position[event] = pos
+        else:
+            counts[event] = n + 1
     session.events_seen = seen
-    session.missing = [e for e in spec.events if e not in seen]
+    session.counts = counts
+    session.missing = missing = [e for e, least in r.needs if counts.get(e, 0) < least]
     session.order_violations = [
         f"{after} before {before}"
         for before, after in spec.order
         if before in position and after in position and position[after] < position[before]
     ]
-    session.duration_s = perf() - t0
+    if r.pairs:
+        session.unpaired = _unpaired(seen_list, r.pairs)
+    over = [(e, counts[e], most) for e, most in r.caps if counts.get(e, 0) > most]
     if closed or timed_out:
         session.close_code = ws.close_code
         session.close_reason = redact.redact(ws.close_reason or "")[:300]
@@ -315,39 +594,105 @@ async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, 
             if code == 1011
             else Kind.CLOSED_EARLY
         )
-        session.error = f"closed {code} {session.close_reason!r} before {final}".strip()
+        said = (session.error_frame or {}).get("message")
+        if session.close_reason or not said:
+            session.error = f"closed {code} {session.close_reason!r} before {final}"
+        else:  # no close reason: the error frame is the server's only word
+            session.error = f"closed {code} before {final}; the server said: {said}"
+    elif timed_out and done_subs:
+        names = ", ".join(sorted({redact.redact(str(a))[:60] for a in done_subs if a}))
+        session.kind = Kind.AGENT_INCOMPLETE
+        session.error = (
+            f"the top-level agent sent no {final} within {spec.timeout:g}s; "
+            f"sub-agent{' ' + names if names else 's'} did"
+        )
     elif timed_out:
         session.kind = Kind.TIMEOUT
         session.error = f"no {final} within {spec.timeout:g}s"
-    elif session.missing:
+    elif missing:
         session.kind = Kind.MISSING_EVENT
-        session.error = "missing " + ", ".join(session.missing)
+        parts = [
+            f"{e} ({counts[e]} of at least {least})" if counts.get(e) else e
+            for e, least in r.needs
+            if e in missing
+        ]
+        session.error = "missing " + ", ".join(parts)
     elif session.order_violations:
         session.kind = Kind.OUT_OF_ORDER
         session.error = "; ".join(session.order_violations)
-    elif dupes:
-        session.kind = Kind.DUPLICATE_EVENT
-        session.error = "duplicate " + ", ".join(sorted(set(dupes)))
+    elif session.unpaired:
+        session.kind = Kind.UNPAIRED_EVENT
+        shown = session.unpaired[:_MAX_UNPAIRED_SHOWN]
+        more = len(session.unpaired) - len(shown)
+        session.error = "unpaired " + "; ".join(shown) + (f"; and {more} more" if more else "")
+    elif over:
+        duplicate = over[0][2] == 1
+        session.kind = Kind.DUPLICATE_EVENT if duplicate else Kind.TOO_MANY_EVENTS
+        session.error = ("duplicate " if duplicate else "too many ") + ", ".join(
+            f"{e} ({n} arrived, at most {most})" for e, n, most in over
+        )
     elif malformed:
         session.kind = Kind.PROTOCOL_ERROR
         session.error = f"{malformed} malformed or binary frame(s)"
-    elif spec.max_latency is not None and session.duration_s > spec.max_latency:
-        session.kind = Kind.SLOW
-        session.error = f"{session.duration_s:.3f}s, over the {spec.max_latency:g}s limit"
     else:
         session.ok = True
     if malformed and not session.ok and session.kind is not Kind.PROTOCOL_ERROR:
         session.error += f"; {malformed} malformed or binary frame(s)"
 
 
-def _pick_run(runs: dict[Any, list[tuple[str, float]]], final: str) -> list[tuple[str, float]]:
+def _unpaired(seen_list: _Seen, pairs: tuple[tuple[str, str, bool], ...]) -> list[str]:
+    """Arrivals of an opening event no closing event answered, and closers with no opener."""
+    out: list[str] = []
+    for opener, closer, by_id in pairs:
+        still_open: dict[Any, int] = {}
+        orphans: list[Any] = []
+        for event, _, pid in seen_list:
+            if event == opener:
+                key = pid if by_id else None
+                still_open[key] = still_open.get(key, 0) + 1
+            elif event == closer:
+                key = pid if by_id else None
+                n = still_open.get(key, 0)
+                if n:
+                    still_open[key] = n - 1
+                else:
+                    orphans.append(key)
+        for key, n in still_open.items():
+            out += [f"{_named(opener, key)} without {closer}"] * n
+        out += [f"{_named(closer, key)} without {opener} before it" for key in orphans]
+    return out
+
+
+def _named(event: str, key: Any) -> str:
+    return event if key is None else f"{event} {redact.redact(str(key))[:60]}"
+
+
+def _pick_run(runs: dict[Any, _Seen], final: str) -> _Seen:
     """The run that completed, else the one that got furthest; others are noise."""
     if not runs:
         return []
     if len(runs) == 1:
         return next(iter(runs.values()))
-    complete = [r for r in runs.values() if any(e == final for e, _ in r)]
+    complete = [r for r in runs.values() if any(e == final for e, _, _ in r)]
     return max(complete or runs.values(), key=len)
+
+
+def _subprotocol_problem(selected: str | None, r: _Resolved) -> tuple[Kind, str] | None:
+    """What is wrong with the server's choice among the subprotocols we offered, if anything."""
+    if selected is None:
+        if r.token_protocol is not None and len(r.subprotocols or ()) == 1:
+            return Kind.SUBPROTOCOL_REFUSED, (
+                "server accepted the socket without echoing the jwt subprotocol"
+            )
+        offered = ", ".join(r.shown(p) or "" for p in r.subprotocols or ())
+        return Kind.SUBPROTOCOL_REFUSED, (
+            f"server accepted the socket without selecting any offered subprotocol ({offered})"
+        )
+    if r.expect is not None and selected != r.expect:
+        return Kind.SUBPROTOCOL_UNEXPECTED, (
+            f"server selected the subprotocol {r.shown(selected)}, expected {r.shown(r.expect)}"
+        )
+    return None
 
 
 async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSession]:
@@ -355,23 +700,26 @@ async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSes
     t0 = time.perf_counter()
     url, kwargs = _connect_args(spec)
     sessions = [FlowSession(index=i, ok=False, run=n) for n, i in enumerate(indices)]
+    r = spec.resolved
     try:
         ws = await connect(url, **kwargs)
     except Exception as exc:  # a handshake failure is a finding, classified below
         for s in sessions:
-            classify_connect_error(exc, s)
+            classify_connect_error(exc, s, r.errors)
             s.duration_s = time.perf_counter() - t0
         return sessions
     try:
-        if spec.token_in == "subprotocol" and spec.token and ws.subprotocol is None:
+        shown = r.shown(ws.subprotocol)
+        problem = _subprotocol_problem(ws.subprotocol, r) if r.subprotocols else None
+        if problem is not None:  # nothing is sent on a socket that ignored our credentials
             for s in sessions:
-                s.kind = Kind.SUBPROTOCOL_REFUSED
-                s.error = "server accepted the socket without echoing the jwt subprotocol"
+                s.kind, s.error = problem
+                s.subprotocol = shown
                 s.duration_s = time.perf_counter() - t0
             return sessions
         for n, session in enumerate(sessions):
             start = t0 if n == 0 else time.perf_counter()
-            session.subprotocol = "jwt.***" if ws.subprotocol else None
+            session.subprotocol = shown
             await _exchange(ws, spec, session, start)
             if not session.ok and not (session.kind and info(session.kind).keeps_connection):
                 for rest in sessions[n + 1 :]:  # the connection is gone: same evidence

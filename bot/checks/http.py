@@ -12,7 +12,8 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -177,18 +178,132 @@ async def run_http_checks(
         return list(await asyncio.gather(*tasks))
 
 
-async def validate_token(verify_url: str, token: str, timeout_s: float = 10.0) -> HttpCheck:
-    """Ask the auth service about our token: a 2xx means it accepts it."""
-    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
-        result = await probe(
-            client,
-            name="Auth token validation",
-            url=verify_url,
-            group="auth",
-            method="POST",
-            timeout_s=timeout_s,
-            headers={"Authorization": f"Bearer {token}"},
+@dataclass(slots=True)
+class TokenCheck(HttpCheck):
+    """The auth service's verdict on our token, read through its configured contract.
+
+    ``valid`` is None when there is no verdict: the service did not answer
+    (``outcome="unreachable"``), failed (``"error"``, 5xx), or answered in a way the contract
+    does not foresee (``"unexpected"``: wrong URL, method or token placement) — cases where
+    blaming either the token or the backend would be a guess.
+    """
+
+    valid: bool | None = None
+    outcome: str = ""  # valid | invalid | unreachable | error | unexpected
+    reason: str = ""  # the service's own words, redacted
+
+
+_REASON_KEYS = ("error_description", "error", "message", "detail", "reason", "error_message")
+
+
+def _reason(data: Any, text: str) -> str:
+    """Why the service said what it said: a reason field of its JSON, else its text."""
+    for holder in (data, data.get("error") if isinstance(data, dict) else None):
+        if isinstance(holder, dict):
+            for key in _REASON_KEYS:
+                value = holder.get(key)
+                if isinstance(value, str) and value.strip():
+                    return redact.redact(value.strip()[:300])
+    return redact.redact(" ".join(text[:300].split()))
+
+
+def _verdict(data: Any, path: str | None) -> bool | None:
+    if path is None:
+        return None
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data if isinstance(data, bool) else None
+
+
+async def validate_token(
+    verify_url: str,
+    token: str,
+    timeout_s: float = 10.0,
+    *,
+    method: str = "POST",
+    token_in: str = "header",  # noqa: S107 - where the token goes, not a password
+    json_field: str = "token",
+    valid_path: str | None = "valid",
+    invalid_status: Collection[int] = (401, 403),
+) -> TokenCheck:
+    """Ask the auth service about our token, the way ``auth.verify`` says it wants to be asked.
+
+    The token goes in an ``Authorization: Bearer`` header or in the JSON body field
+    ``json_field``. A true/false at ``valid_path`` in the answer decides (a 200 with
+    ``{"valid": false}`` is a refusal); without one, 2xx means valid and ``invalid_status``
+    invalid. 5xx and anything else give no verdict (see :class:`TokenCheck`).
+    """
+    result = TokenCheck(
+        name="Auth token validation", url=redact.redact(verify_url), ok=False, method=method
+    )
+    result.group = "auth"
+    headers: dict[str, str] = {}
+    body: dict[str, Any] | None = None
+    if token_in == "json":
+        node: dict[str, Any] = {}
+        body = node
+        *parents, last = json_field.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = token
+    else:
+        headers["Authorization"] = f"Bearer {token}"
+    started = time.perf_counter()
+    try:  # the whole exchange is bounded, as for every probe (a dripping answer never ends)
+        async with (
+            asyncio.timeout(timeout_s),
+            httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client,
+        ):
+            request = client.build_request(
+                method, verify_url, headers=headers, json=body, timeout=timeout_s
+            )
+            response = await client.send(request, stream=True)
+            try:
+                raw = await read_capped(response)
+            finally:
+                await response.aclose()
+    except Exception as exc:  # the service not answering is a finding, not a crash
+        result.latency_s = time.perf_counter() - started
+        result.kind = classify_exception(exc)
+        if isinstance(exc, TimeoutError):
+            result.error = deadline_error(timeout_s)
+        else:
+            result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
+        result.outcome = "unreachable"
+        return result
+    result.latency_s = time.perf_counter() - started
+    status = result.status = response.status_code
+    result.server_time = _server_time(response, raw)
+    text = raw.decode(response.encoding or "utf-8", "replace")
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = None
+    result.reason = _reason(data, text)
+    said = f": {result.reason}" if result.reason else ""
+    verdict = _verdict(data, valid_path)
+    if status >= 500:
+        result.kind, result.outcome = Kind.SERVER_ERROR, "error"
+        result.error = f"HTTP {status} from the auth service{said}"
+    elif verdict is not None:
+        result.valid = verdict
+    elif 200 <= status < 300:
+        result.valid = True
+    elif status in invalid_status:
+        result.valid = False
+    else:
+        result.kind, result.outcome = Kind.HTTP_STATUS, "unexpected"
+        result.error = (
+            f"HTTP {status}, which is neither valid (2xx) nor invalid "
+            f"({', '.join(map(str, invalid_status))}) under auth.verify{said}"
         )
+    if result.valid is True:
+        result.ok, result.outcome = True, "valid"
+    elif result.valid is False:
+        result.kind, result.outcome = Kind.HTTP_STATUS, "invalid"
+        result.error = f"HTTP {status}{said or ', token refused'}"
     return result
 
 

@@ -78,6 +78,25 @@ def _env_name(value: str) -> str:
     return value
 
 
+def _dotted_path(value: str) -> str:
+    if not value or any(not part for part in value.split(".")):
+        raise ValueError(f"{_show(value)} is not a dotted key path — write e.g. type or data.event")
+    return value
+
+
+# RFC 9110 token characters: what a header name or a subprotocol may consist of
+_TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
+
+def _http_token(value: str, what: str) -> str:
+    if not re.fullmatch(_TOKEN_PATTERN, value):
+        raise ValueError(
+            f"{_show(value)} is not a valid {what} — use letters, digits and !#$%&'*+.^_`|~- "
+            "(no spaces, commas or quotes)"
+        )
+    return value
+
+
 def _numbers_to_text(value: Any) -> Any:
     """YAML reads ``- 4`` or ``PORT: 8080`` as numbers; for argv and env they are plainly text."""
 
@@ -256,6 +275,55 @@ class Jwt(_Model):
         return value
 
 
+class Verify(_Model):
+    """How to ask the auth service whether it accepts our token: its contract, not a guess."""
+
+    url: str
+    """Absolute URL of the auth service's token-validation endpoint."""
+    method: Literal["GET", "POST"] = "POST"
+    """HTTP method of the validation request."""
+    token_in: Literal["header", "json"] = "header"
+    """Where the token goes: `Authorization: Bearer` header, or a field of a JSON body."""
+    json_field: str = "token"
+    """With token_in: json, the body field (dotted path) that carries the token."""
+    valid_path: str | None = "valid"
+    """Dotted path to a true/false verdict in the JSON answer; when present it decides (a 200
+    with `valid: false` means invalid), otherwise the status does. null: status only."""
+    invalid_status: list[Annotated[StrictInt, Field(ge=400, le=499)]] = [401, 403]
+    """Statuses that mean "token invalid"; 5xx means the service is failing, and any other
+    answer means this contract does not fit the service (no verdict, nobody blamed)."""
+    timeout: Duration = 10.0
+    """No answer after this long counts as the auth service being unreachable."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _absolute_url(value)
+
+    @field_validator("json_field", "valid_path")
+    @classmethod
+    def _check_paths(cls, value: str | None) -> str | None:
+        return None if value is None else _dotted_path(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Verify:
+        if self.token_in == "json" and self.method == "GET":
+            raise Problem(
+                (
+                    ("token_in",),
+                    "a GET request carries no JSON body — use method: POST, or token_in: header",
+                )
+            )
+        if self.token_in == "header" and self.json_field != "token":
+            raise Problem(
+                (
+                    ("json_field",),
+                    "only applies with token_in: json — set token_in: json, or remove it",
+                )
+            )
+        return self
+
+
 class Auth(_Model):
     """Where the test token comes from: minted (jwt) or ready-made (token_env)."""
 
@@ -264,7 +332,11 @@ class Auth(_Model):
     token_env: str | None = Field(default=None, json_schema_extra={"pattern": _ENV_NAME_PATTERN})
     """Name of an environment variable holding a ready token (e.g. from an OIDC exchange)."""
     verify_url: str | None = None
-    """Optional endpoint that validates a token; lets the diagnosis tell 'bad token' apart."""
+    """Optional endpoint that validates a token; lets the diagnosis tell 'bad token' apart.
+    Shorthand for `verify: {url: …}` (POST, `Authorization: Bearer`)."""
+    verify: Verify | None = None
+    """The auth service's validation contract, for services that want something else than
+    verify_url's POST with a Bearer header (e.g. a JSON body `{"token": …}`)."""
 
     @field_validator("token_env")
     @classmethod
@@ -275,6 +347,24 @@ class Auth(_Model):
     @classmethod
     def _check_verify_url(cls, value: str | None) -> str | None:
         return None if value is None else _absolute_url(value)
+
+    @model_validator(mode="after")
+    def _one_verify(self) -> Auth:
+        if self.verify_url is not None and self.verify is not None:
+            raise Problem(
+                (
+                    ("verify_url",),
+                    "set either verify_url or verify, not both — verify_url is the shorthand "
+                    "for verify: {url: …}; move the URL into verify.url",
+                )
+            )
+        return self
+
+    def verification(self) -> Verify | None:
+        """The validation contract in one shape, whichever way the file spelled it."""
+        if self.verify is not None:
+            return self.verify
+        return Verify(url=self.verify_url) if self.verify_url is not None else None
 
 
 class HealthCheck(_Model):
@@ -340,17 +430,206 @@ _DEFAULT_ORDER = [
 ]
 
 
+#: Where the common error-frame shapes keep their code and text: {"type": "error", "message":
+#: …}, {"type": "error_message", "error_code": …, "error_message": …}, {"detail": …}, and the
+#: same under data/error/payload envelopes. Mirrored in bot.checks.agent_flow (tests pin both).
+_ERROR_CODE_PATHS = [
+    "error_code",
+    "code",
+    "data.error_code",
+    "data.code",
+    "error.code",
+    "error.error_code",
+    "payload.error_code",
+    "payload.code",
+]
+_ERROR_MESSAGE_PATHS = [
+    "error_message",
+    "message",
+    "detail",
+    "error",
+    "reason",
+    "data.error_message",
+    "data.message",
+    "data.detail",
+    "data.error",
+    "error.message",
+    "error.detail",
+    "payload.error_message",
+    "payload.message",
+    "payload.detail",
+]
+
+
+class EventRule(_Model):
+    """How often one event may arrive in a run, and which event must close each arrival."""
+
+    min: StrictInt = Field(default=1, ge=0)
+    """Fewest arrivals that pass; 0 makes the event optional."""
+    max: StrictInt | None = Field(default=None, ge=1)
+    """Most arrivals that pass; null: no limit (repeats are healthy by default)."""
+    exactly_once: StrictBool = False
+    """Shorthand for min: 1, max: 1."""
+    pair: str | None = None
+    """An event that must close every arrival of this one (tool_executing → tool_completed)."""
+    by: str | None = None
+    """Dotted path to the id matching an event with its pair (e.g. data.call_id); unset:
+    matched in arrival order."""
+
+    @field_validator("by")
+    @classmethod
+    def _check_by(cls, value: str | None) -> str | None:
+        return None if value is None else _dotted_path(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EventRule:
+        problems: list[tuple[Loc, str]] = []
+        if self.exactly_once and {"min", "max"} & self.model_fields_set:
+            problems.append(
+                (
+                    ("exactly_once",),
+                    "means min: 1, max: 1 — remove min/max, or remove exactly_once",
+                )
+            )
+        elif self.max is not None and self.min > self.max:
+            problems.append(
+                (
+                    ("min",),
+                    f"min ({self.min}) is more than max ({self.max}) — lower min or raise max",
+                )
+            )
+        if self.by is not None and self.pair is None:
+            problems.append(
+                (("by",), "only applies with pair: — name the closing event in pair:, or remove by")
+            )
+        if problems:
+            raise Problem(*problems)
+        return self
+
+    def bounds(self) -> tuple[int, int | None]:
+        """(min, max) with exactly_once applied."""
+        return (1, 1) if self.exactly_once else (self.min, self.max)
+
+
+class TokenTransport(_Model):
+    """How the token rides on the WebSocket upgrade; token_in picks which of these is used."""
+
+    header: str = "Authorization"
+    """With token_in: header, the header carrying the token."""
+    scheme: str = "Bearer"
+    """Put before the token in the header, with a space; empty: the token alone."""
+    query_param: str | None = None
+    """With token_in: query, the query parameter (default: checks.agent_flow.query_param)."""
+    subprotocol: str | None = None
+    """With token_in: subprotocol, the subprotocol offered, `{token}` marking the token, e.g.
+    `jwt.{token}` (default: checks.agent_flow.subprotocol_prefix + `{token}`)."""
+    encoding: Literal["raw", "base64url"] = "raw"
+    """How the token is written into the subprotocol: as is, or base64url without padding."""
+    extra_subprotocols: list[str] = []
+    """More subprotocols to offer, before the token's (e.g. [jwt-auth]). Whenever any is
+    offered the server must select one (browsers fail the socket otherwise)."""
+    expect_selected: str | None = None
+    """The subprotocol the server must select: one of extra_subprotocols, or the token's
+    template; another offered one fails as subprotocol_unexpected. Unset: any offered one."""
+
+    @field_validator("header")
+    @classmethod
+    def _check_header(cls, value: str) -> str:
+        return _http_token(value, "header name")
+
+    @field_validator("scheme")
+    @classmethod
+    def _check_scheme(cls, value: str) -> str:
+        return value if value == "" else _http_token(value, "auth scheme")
+
+    @field_validator("query_param")
+    @classmethod
+    def _check_query_param(cls, value: str | None) -> str | None:
+        if value is not None and not value:
+            raise ValueError("must not be empty — write e.g. token")
+        return value
+
+    @field_validator("subprotocol")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.count("{token}") != 1:
+            raise ValueError(
+                f"{_show(value)} must contain {{token}} exactly once — write e.g. jwt.{{token}}"
+            )
+        rest = value.replace("{token}", "")
+        if rest and not re.fullmatch(_TOKEN_PATTERN, rest):
+            raise ValueError(
+                f"{_show(value)} is not a valid subprotocol around {{token}} — use letters, "
+                "digits and !#$%&'*+.^_`|~- (no spaces, commas or quotes)"
+            )
+        return value
+
+    @field_validator("extra_subprotocols")
+    @classmethod
+    def _check_extras(cls, value: list[str]) -> list[str]:
+        problems: list[tuple[Loc, str]] = []
+        for index, name in enumerate(value):
+            try:
+                _http_token(name, "subprotocol")
+            except ValueError as exc:
+                problems.append(((index,), str(exc)))
+            if name in value[:index]:
+                problems.append(((index,), f"{_show(name)} is listed twice — list it once"))
+        if problems:
+            raise Problem(*problems)
+        return value
+
+
+class ErrorFrames(_Model):
+    """How the backend's error frames look, so their code and text reach the report."""
+
+    types: list[Annotated[str, Field(min_length=1)]] = ["error", "error_message"]
+    """Values of type_key that mark an error frame. A frame with no type at all that carries
+    text at a message path (FastAPI's `{"detail": …}`) counts too."""
+    type_key: str = "type"
+    """Dotted path to a frame's type."""
+    code_paths: list[str] = list(_ERROR_CODE_PATHS)
+    """Dotted paths tried in order for the error code."""
+    message_paths: list[str] = list(_ERROR_MESSAGE_PATHS)
+    """Dotted paths tried in order for the error text (the whole frame when none has text)."""
+
+    @field_validator("type_key")
+    @classmethod
+    def _check_type_key(cls, value: str) -> str:
+        return _dotted_path(value)
+
+    @field_validator("code_paths", "message_paths")
+    @classmethod
+    def _check_paths(cls, value: list[str]) -> list[str]:
+        problems: list[tuple[Loc, str]] = []
+        for index, path in enumerate(value):
+            try:
+                _dotted_path(path)
+            except ValueError as exc:
+                problems.append(((index,), str(exc)))
+        if problems:
+            raise Problem(*problems)
+        return value
+
+
 class AgentFlow(_Model):
     """The golden path itself: send a chat message over WebSocket, expect every agent event."""
 
     url: str = "/ws"
     """WebSocket path on the target, or an absolute ws(s):// URL."""
     token_in: Literal["header", "subprotocol", "query", "none"] = "header"
-    """How the token travels: Authorization header, ``Sec-WebSocket-Protocol``, or query."""
+    """How the token travels: Authorization header, ``Sec-WebSocket-Protocol``, or query.
+    Unset, it follows token_transport: subprotocol when that sets subprotocol or encoding,
+    query when it sets query_param."""
     subprotocol_prefix: str = "jwt."
     """With token_in: subprotocol, the subprotocol offered is this prefix + the token."""
     query_param: str = Field(default="token", min_length=1)
     """With token_in: query, the query parameter carrying the token."""
+    token_transport: TokenTransport = TokenTransport()
+    """Header name and scheme, query parameter, subprotocol template and encoding, extra
+    subprotocols, and which one the server must select."""
     message: dict[str, Any] = {"type": "user_message", "payload": {"content": "What is 2 + 2?"}}
     """The JSON message sent once connected."""
     events: list[str] = Field(
@@ -366,6 +645,21 @@ class AgentFlow(_Model):
     """Pairs [before, after]: the first event must arrive before the second."""
     strict_order: StrictBool = False
     """Also require events to arrive exactly in the order listed in events."""
+    rules: dict[str, EventRule] = Field(
+        default={}, json_schema_extra={"propertyNames": {"title": "event"}}
+    )
+    """Per event: `{min, max, exactly_once, pair, by}`. Unlisted events must arrive at least
+    once, repeats allowed. `pair` names the event that must close each arrival, matched by the
+    id at the dotted path `by` (e.g. `tool_executing: {pair: tool_completed, by: data.call_id}`)."""
+    agent_key: str | None = None
+    """Dotted path to the agent's name. Without parent_key, frames of the first and last
+    events naming another agent than the run's first are a sub-agent's."""
+    parent_key: str | None = None
+    """Dotted path to a frame's parent agent: set, the run ends at the last event of the frame
+    whose parent is absent or null (the top-level agent); sub-agents' first and last events
+    neither end the run nor count toward rules and order."""
+    error_frames: ErrorFrames = ErrorFrames()
+    """How error frames look, so the server's own words reach the report."""
     timeout: Duration = 30.0
     """A whole session (connect → last event) must finish within this."""
     connect_timeout: Duration = 10.0
@@ -412,16 +706,26 @@ class AgentFlow(_Model):
             raise Problem(*problems)
         return value
 
-    @field_validator("event_key", "run_key")
+    @model_validator(mode="before")
+    @classmethod
+    def _token_in_follows_transport(cls, data: Any) -> Any:
+        """token_transport.subprotocol without token_in means the subprotocol, plainly."""
+        if not isinstance(data, Mapping) or "token_in" in data:
+            return data
+        transport = data.get("token_transport")
+        if not isinstance(transport, Mapping):
+            return data
+        sub = transport.get("subprotocol") is not None or transport.get("encoding", "raw") != "raw"
+        query = transport.get("query_param") is not None
+        if sub != query:
+            data = dict(data)
+            data["token_in"] = "subprotocol" if sub else "query"
+        return data
+
+    @field_validator("event_key", "run_key", "agent_key", "parent_key")
     @classmethod
     def _check_event_key(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if not value or any(not part for part in value.split(".")):
-            raise ValueError(
-                f"{_show(value)} is not a dotted key path — write e.g. type or data.event"
-            )
-        return value
+        return None if value is None else _dotted_path(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> AgentFlow:
@@ -448,9 +752,95 @@ class AgentFlow(_Model):
                             + fix,
                         )
                     )
+        problems += self._rule_problems()
+        problems += self._transport_problems()
         if problems:
             raise Problem(*problems)
         return self
+
+    def _unknown_event(self, name: str) -> str:
+        close = difflib.get_close_matches(name, self.events, n=1)
+        fix = f"did you mean {close[0]}?" if close else "add it to events, or fix it"
+        return f"{_show(name)} is not one of events ({', '.join(self.events)}) — {fix}"
+
+    def _rule_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        for name, rule in self.rules.items():
+            if name not in self.events:
+                problems.append((("rules", name), self._unknown_event(name)))
+            if rule.pair is None:
+                continue
+            if rule.pair == name:
+                problems.append(
+                    (("rules", name, "pair"), "an event cannot close itself — name another event")
+                )
+            elif rule.pair not in self.events:
+                problems.append((("rules", name, "pair"), self._unknown_event(rule.pair)))
+        return problems
+
+    def _transport_problems(self) -> list[tuple[Loc, str]]:
+        t = self.token_transport
+        at = "token_transport"
+        problems: list[tuple[Loc, str]] = []
+        if t.subprotocol is not None and "subprotocol_prefix" in self.model_fields_set:
+            problems.append(
+                (
+                    ("subprotocol_prefix",),
+                    "set either subprotocol_prefix or token_transport.subprotocol, not both — "
+                    "subprotocol_prefix: jwt. is the older spelling of subprotocol: jwt.{token}",
+                )
+            )
+        if t.query_param is not None and "query_param" in self.model_fields_set:
+            problems.append(
+                (
+                    ("query_param",),
+                    "set either query_param or token_transport.query_param, not both",
+                )
+            )
+        misplaced = {
+            "subprotocol": t.subprotocol is not None,
+            "encoding": t.encoding != "raw",
+        }
+        for key, set_ in misplaced.items():
+            if set_ and self.token_in != "subprotocol":
+                problems.append(
+                    (
+                        (at, key),
+                        f"only applies with token_in: subprotocol (token_in is {self.token_in}) "
+                        "— set token_in: subprotocol, or remove it",
+                    )
+                )
+        if t.query_param is not None and self.token_in != "query":
+            problems.append(
+                (
+                    (at, "query_param"),
+                    f"only applies with token_in: query (token_in is {self.token_in}) — set "
+                    "token_in: query, or remove it",
+                )
+            )
+        if t.expect_selected is not None:
+            offered = list(t.extra_subprotocols)
+            if self.token_in == "subprotocol":
+                offered.append(self.token_subprotocol())
+            if t.expect_selected not in offered:
+                choices = f"use one of: {', '.join(offered)}, or " if offered else ""
+                problems.append(
+                    (
+                        (at, "expect_selected"),
+                        f"{_show(t.expect_selected)} is not offered — {choices}add it to "
+                        "extra_subprotocols",
+                    )
+                )
+        return problems
+
+    def token_subprotocol(self) -> str:
+        """The token's subprotocol template, whichever key spelled it."""
+        t = self.token_transport
+        return t.subprotocol if t.subprotocol is not None else self.subprotocol_prefix + "{token}"
+
+    def event_rules(self) -> dict[str, EventRule]:
+        """A rule for every event: the configured one, or the default (at least once)."""
+        return {name: self.rules.get(name, EventRule()) for name in self.events}
 
 
 class PytestSuite(_Model):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bot.checks.agent_flow import FlowSpec, run_agent_flow
+from bot.checks.agent_flow import EventRule, FlowSpec, run_agent_flow
 from bot.results import Kind
 from bot.sample import SampleTarget
 from tests.support.hostile import hostile
@@ -106,11 +106,15 @@ def test_tls_to_a_plain_server_is_a_handshake_failure() -> None:
 
 
 def test_duplicate_and_out_of_order_events_from_the_sample(sample: SampleTarget) -> None:
-    """Duplicate and reordered events are findings of their own kinds."""
+    """Duplicates (of an event a rule allows once) and reordered events get their own kinds."""
     token = sample.mint_token(iss="auth-service", aud="backend")
-    for fault, kind in (("duplicate", "duplicate_event"), ("reorder", "out_of_order")):
+    once = (EventRule("agent_thinking", 1, 1),)
+    for fault, kind, rules in (
+        ("duplicate", "duplicate_event", once),
+        ("reorder", "out_of_order", ()),
+    ):
         sample.set_faults(fault)
-        summary, _, leftover = _run(sample.ws_url, sessions=6, token=token)  # type: ignore[arg-type]
+        summary, _, leftover = _run(sample.ws_url, sessions=6, token=token, rules=rules)  # type: ignore[arg-type]
         assert set(summary.kinds) == {kind} and leftover == []
 
 
