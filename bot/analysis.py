@@ -104,8 +104,9 @@ def builtin(data: Mapping[str, Any]) -> dict[str, str]:
     first_error = next(
         (ln for ln in logs.get("lines", []) if "ERROR" in ln or "Traceback" in ln), ""
     )
-    if first_error and "3" not in out:
-        out["3"] = f"The backend logged: {first_error.strip()[:300]}"
+    if first_error:  # what the backend said about it: the mechanism (WHY 2) when still open
+        slot = "2" if "2" not in out else "3"
+        out.setdefault(slot, f"The backend logged: {first_error.strip()[:300]}")
     return out
 
 

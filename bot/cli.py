@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a new tracking file instead of continuing the session",
     )
+    demo.add_argument(
+        "--story",
+        action="store_true",
+        help="play a scripted history (commits, a blocker, a fix, another blocker) to show "
+        "the regression window, log excerpt, proposed answers and blocker history",
+    )
 
     run = sub.add_parser("run", help="run one iteration with a config file")
     run.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
@@ -266,6 +272,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             tracker_choice=args.tracker,
             sample=args.sample_line,
         )
+    if args.command == "demo" and args.story:
+        from pathlib import Path
+
+        from bot.story import play
+
+        return play(Path(args.out), settings)
     if args.command == "demo":
         from bot.demo import demo
 

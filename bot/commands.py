@@ -106,8 +106,15 @@ def _why(run: CommandRun, cmd: Command) -> None:
         return
     target_id = blocker.id
     if rest.casefold() == "accept":
-        proposal = blocker.proposals.get(str(n))
-        if proposal is None:
+        given = blocker.whys.get(str(n))
+        if given is not None:  # a person's answer is never replaced by a proposal
+            run.failed = True
+            run.reply(
+                f"WHY {n} of {code_span(target_id)} already has an answer by "
+                f"{code_span(given.get('author', ''))}; answer again to change it."
+            )
+            return
+        if blocker.proposals.get(str(n)) is None:
             run.failed = True
             run.reply(f"There is no proposed answer to WHY {n} of {code_span(target_id)}.")
             return
@@ -122,6 +129,7 @@ def _why(run: CommandRun, cmd: Command) -> None:
             state.set_why(n, text, author, blocker=target)
             state.add_log(f"WHY {n} of {target_id}: proposal accepted by {author}", "info")
         else:
+            target.proposals.pop(str(n), None)  # a person answered: the proposal is moot
             state.set_why(n, rest, author, blocker=target)
             state.add_log(f"WHY {n} of {target_id} answered by {author}", "info")
 

@@ -82,6 +82,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.tests < 1:
         sys.stderr.write("golden-path demo: --tests must be at least 1\n")
         return EXIT_USAGE
+
     try:
         faults = parse_faults(args.fault)
     except ValueError as exc:

@@ -128,6 +128,13 @@ def regression_window(
         return {"note": "this run recorded no commit SHA, so there is no window to show"}
     if not base:
         return {"head": head, "note": "no green iteration yet: nothing to compare against"}
+    if base == head:
+        return {
+            "base": base,
+            "head": head,
+            "note": "the code is the same as in the last green iteration: what changed is the "
+            "environment (configuration, secrets, dependencies, data), not a commit",
+        }
     if changes is None:
         return {"base": base, "head": head, "note": "no GitHub or git repository to ask"}
     try:

@@ -188,7 +188,7 @@ def _metrics(it: Iteration) -> dict[str, Any]:
     passed = (flow.passed + flow.flaky) if flow else 0
     passed += sum(s.passed + s.flaky for s in it.suites)
     flaky = (flow.flaky if flow else 0) + sum(s.flaky for s in it.suites)
-    timings = getattr(flow, "event_latency", None) or {}
+    timings = flow.event_latency if flow else {}
     return {
         "flaky_rate": round(100 * flaky / passed, 1) if passed else 0.0,
         "events": [

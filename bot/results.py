@@ -124,6 +124,9 @@ class FlowSummary:
     wall_s: float = 0.0
     latency_p50_s: float | None = None
     latency_p95_s: float | None = None
+    #: event → {"p50", "p95"}: seconds after connect until it arrived, over the sessions
+    #: that saw it (what users feel as "no real-time progress")
+    event_latency: dict[str, dict[str, float]] = field(default_factory=dict)
     concurrency: int = 0
     skipped: bool = False
 

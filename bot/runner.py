@@ -96,6 +96,7 @@ class Run:
     console: Console = field(default_factory=Console)
     tracker_name: str = ""  # default for iterations: github | local:PATH | none
     dry_run: bool = False
+    git_dir: str = "."  # where a local git history answers "what changed" (no GitHub)
 
     @property
     def state_key(self) -> bytes | None:
@@ -154,8 +155,8 @@ class Run:
         if isinstance(publisher, GitHubTracker):
             changes = publisher.gh
             server = f"{self.settings.server_url}/{self.settings.repository}"
-        elif in_git_repository("."):
-            changes = GitChanges(".")
+        elif in_git_repository(self.git_dir):
+            changes = GitChanges(self.git_dir)
         return Gatherer(
             self.cfg, changes=changes, env=self.settings.env, server_url=server, log=self.log
         )

@@ -131,6 +131,8 @@ def apply(
         run_id = history.record(
             state, iteration, verdict, close_on_green=cfg.tracking.close_on_green
         )
+        if gather is not None:  # a new blocker's evidence: what changed, what was logged
+            gather(state, iteration, verdict)
     else:
         shown = shown_iteration(state, cfg.environment)
         verdict = judge(shown, cfg)

@@ -21,7 +21,7 @@ from github import (
 )
 
 from tests.support.github_fixtures import make_github, make_retry
-from tests.support.github_server import MAX_BODY_CHARS, GitHubServer
+from tests.support.github_server import DEFAULT_REPO, MAX_BODY_CHARS, GitHubServer
 
 pytest_plugins = ["tests.support.github_fixtures"]
 
@@ -482,3 +482,13 @@ def test_stop_closes_keep_alive_connections_and_port() -> None:
     client.close()
     with socket.socket() as probe, pytest.raises(OSError):
         probe.connect(("127.0.0.1", port))
+
+
+def test_a_single_commit_lists_its_files(github_server: GitHubServer) -> None:
+    """GET /repos/{o}/{r}/commits/{sha}: the commit and the files it changes (PyGithub)."""
+    github_server.add_commit(DEFAULT_REPO, "root", ["README.md"])
+    sha = github_server.add_commit(DEFAULT_REPO, "jwt (#7)", ["auth/settings.py", "app.py"])
+    with make_github(github_server) as client:
+        commit = client.get_repo(DEFAULT_REPO).get_commit(sha)
+        assert [f.filename for f in commit.files] == ["auth/settings.py", "app.py"]
+        assert commit.commit.message == "jwt (#7)"

@@ -741,12 +741,17 @@ class FlowAggregator:
         self.summary = FlowSummary(url=redact.redact(spec.url))
         self.summary.event_seen = dict.fromkeys(spec.events, 0)
         self.durations = array("d")
+        #: event → seconds after connect, one number per session that saw it (flat memory)
+        self.event_times: dict[str, array[float]] = {e: array("d") for e in spec.events}
 
     def add(self, session: FlowSession) -> None:
         s = self.summary
         s.total += 1
-        for event in session.events_seen:
+        times = self.event_times
+        for event, at in session.events_seen.items():
             s.event_seen[event] = s.event_seen.get(event, 0) + 1
+            if event in times:
+                times[event].append(at)
         if session.ok:
             s.passed += 1
             self.durations.append(session.duration_s)
@@ -767,10 +772,21 @@ class FlowAggregator:
             kinds[key] = kinds.get(key, 0) + 1
         s.kinds = kinds
         if self.durations:
-            ordered = sorted(self.durations)
-            s.latency_p50_s = round(ordered[len(ordered) // 2], 4)
-            s.latency_p95_s = round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 4)
+            s.latency_p50_s, s.latency_p95_s = percentiles(self.durations)
+        s.event_latency = {
+            event: dict(zip(("p50", "p95"), percentiles(times), strict=True))
+            for event, times in self.event_times.items()
+            if times
+        }
         return s
+
+
+def percentiles(values: Iterable[float]) -> tuple[float, float]:
+    """(p50, p95) of ``values`` (nearest rank), rounded to 0.1 ms."""
+    ordered = sorted(values)
+    p50 = ordered[len(ordered) // 2]
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return round(p50, 4), round(p95, 4)
 
 
 def _chunks(indices: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -1039,6 +1055,13 @@ class AgentFlowCheck(CheckType):
         p95s = [f.latency_p95_s for f in flows if f.latency_p95_s is not None]
         out.latency_p50_s = sorted(p50s)[len(p50s) // 2] if p50s else None
         out.latency_p95_s = max(p95s) if p95s else None
+        for event in {e for f in flows for e in f.event_latency}:  # shards keep no samples:
+            stats = [f.event_latency[event] for f in flows if event in f.event_latency]
+            medians = sorted(p["p50"] for p in stats)  # median of medians, worst p95
+            out.event_latency[event] = {
+                "p50": medians[len(medians) // 2],
+                "p95": max(p["p95"] for p in stats),
+            }
         return out
 
     def load(self, data: dict[str, Any]) -> FlowSummary:

@@ -1056,6 +1056,7 @@ class GitHubServer:
             ("GET", r"/app", self._get_authenticated_app),
             ("GET", repo, self._get_repo),
             ("GET", repo + r"/compare/(?P<basehead>.+)", self._compare),
+            ("GET", repo + r"/commits/(?P<ref>[^/]+)", self._get_commit),
             ("GET", repo + r"/issues", self._list_issues),
             ("POST", repo + r"/issues", self._create_issue),
             ("GET", comment, self._get_comment),
@@ -1523,6 +1524,16 @@ class GitHubServer:
                     files[path] = change
             body["files"] = [self._file_json(repo, head, p, st) for p, st in files.items()][:300]
         return _Response(200, body, headers)
+
+    def _get_commit(self, ctx: _Ctx, owner: str, name: str, ref: str) -> _Response:
+        """``GET /repos/{o}/{r}/commits/{ref}``: one commit with the files it changes."""
+        repo = self._find_repo(ctx, owner, name)
+        sha = self._resolve_ref(repo, ref)
+        commit = repo.commits[sha]
+        body = self._commit_json(repo, commit)
+        body["files"] = [self._file_json(repo, sha, p, st) for p, st in commit["files"]][:300]
+        body["stats"] = {"total": len(commit["files"]), "additions": 0, "deletions": 0}
+        return _Response(200, body)
 
     # ------------------------------------------------------------------ handlers: issues
 
