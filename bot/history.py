@@ -61,7 +61,10 @@ def record(
     at = it.finished_at or now_iso()
     last = state.last
     fp = fingerprint(verdict)
+    flow = it.flow
+    p50, p95 = (flow.latency_p50_s, flow.latency_p95_s) if flow else (None, None)
     if last is not None and _record_fingerprint(last) == fp:
+        last.answer_p50, last.answer_p95 = p50, p95  # the newest run's timings
         last.repeats += 1
         last.last_at, last.last_sha = at, it.sha
         last.last_run_url, last.last_trigger = it.run_url, it.trigger
@@ -84,6 +87,8 @@ def record(
                 run_url=it.run_url,
                 blocker=blocker,
                 runs=[run_id],
+                answer_p50=p50,
+                answer_p95=p95,
             )
         )
     state.environment = it.environment

@@ -57,7 +57,8 @@ CONTEXT_DOCS: Mapping[str, str] = {
     "progress": "`passing`, `run`, `target`, `share` (passing / run, %)",
     "rows": "history rows, newest last: `n`, `iterations` (e.g. '5–7'), `repeats`, `at`, "
     "`last_at`, `status`, `golden_passing`, `golden_run`, `failed`, `flaky`, `duration_s`, "
-    "`sha`, `trigger`, `run_url`",
+    "`sha`, `trigger`, `run_url`, `answer_p50`/`answer_p95` (seconds to the agent's final "
+    "event)",
     "older_rows": "how many older rows are not in `rows`",
     "trend": "chart points, oldest first: `iteration`, `share` (%), `passing`, `run`",
     "log": "session log entries, newest first: `at`, `level`, `text`",
@@ -89,6 +90,8 @@ class Row:
     sha: str
     trigger: str
     run_url: str
+    answer_p50: float | None
+    answer_p95: float | None
 
 
 def _rows(state: SessionState) -> list[Row]:
@@ -113,6 +116,8 @@ def _rows(state: SessionState) -> list[Row]:
                 sha=r.last_sha or r.sha,
                 trigger=r.last_trigger or r.trigger,
                 run_url=r.last_run_url or r.run_url,
+                answer_p50=r.answer_p50,
+                answer_p95=r.answer_p95,
             )
         )
         first = last + 1

@@ -106,6 +106,8 @@ class IterationRecord:
     last_run_url: str = ""
     last_trigger: str = ""
     runs: list[str] = field(default_factory=list)  # ids of the newest runs folded in
+    answer_p50: float | None = None  # seconds to the agent's final event (passing sessions)
+    answer_p95: float | None = None
 
     @property
     def updated_at(self) -> str:
