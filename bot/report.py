@@ -69,6 +69,7 @@ CONTEXT_DOCS: Mapping[str, str] = {
     "flaky": "names of tests and sessions that passed only on retry",
     "findings_limit": "how many failure-table rows fit in the body",
     "updated_at": "when the newest run finished",
+    "docs_url": "the README section that explains this issue, when known (or nothing)",
 }
 
 
@@ -209,6 +210,7 @@ def context(
     verdict: Verdict,
     *,
     issue: Mapping[str, Any] | None = None,
+    docs_url: str = "",
 ) -> dict[str, Any]:
     """The template context (see :data:`CONTEXT_DOCS`)."""
     rows = _rows(state)
@@ -263,6 +265,7 @@ def context(
         "flaky": flaky,
         "findings_limit": FINDINGS_SHOWN,
         "updated_at": updated_at,
+        "docs_url": docs_url,
     }
 
 
@@ -276,6 +279,7 @@ def owned_section(
     budget: int = GITHUB_BODY_LIMIT,
     key: bytes | None = None,
     state_json: str | None = None,
+    docs_url: str = "",
 ) -> str:
     """The bot-owned part of the issue body: markers, rendered report, state block.
 
@@ -286,7 +290,7 @@ def owned_section(
     shell = f"{BEGIN}\n{marker}\n\n\n{block}\n{END}"
     rendered = render.render(
         "issue.md.j2",
-        context(cfg, state, it, verdict, issue=issue),
+        context(cfg, state, it, verdict, issue=issue, docs_url=docs_url),
         override_dir=cfg.tracking.templates,
         budget=max(budget - len(shell), 1000),
     )

@@ -135,14 +135,26 @@ class Run:
                 dry_run=self.dry_run,
                 bot_login=self.settings.bot_login,
                 key=self.state_key,
+                docs_url=self.settings.docs_url,
             )
         if name == "none" or self.dry_run:
             base = name[6:] if name.startswith("local:") else None
             return NoTracker(
-                self.cfg, out=self.console, dry_run=self.dry_run, base=base, key=self.state_key
+                self.cfg,
+                out=self.console,
+                dry_run=self.dry_run,
+                base=base,
+                key=self.state_key,
+                docs_url=self.settings.docs_url,
             )
         if name.startswith("local:"):
-            return LocalTracker(self.cfg, name[6:], log=self.log, key=self.state_key)
+            return LocalTracker(
+                self.cfg,
+                name[6:],
+                log=self.log,
+                key=self.state_key,
+                docs_url=self.settings.docs_url,
+            )
         raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
     def gatherer(self, publisher: Publisher) -> Gatherer:

@@ -82,6 +82,8 @@ class Settings:
     """``GOLDEN_PATH_PROGRESS``: off, bar or lines; None decides from the terminal."""
     state_secret: str = ""
     """``GOLDEN_PATH_STATE_KEY``: signs the issue's state block (default: the JWT secret)."""
+    action_repository: str = ""
+    """``GITHUB_ACTION_REPOSITORY``: where the action lives (its README explains the issue)."""
     deploy: bool = True
     """Run the deploy step (``--no-deploy`` / the action's ``deploy: false`` turn it off)."""
     results: Path = Path(DEFAULT_OUT) / "results.json"
@@ -117,6 +119,8 @@ class Settings:
             github_timeout=int(_number(env, "GOLDEN_PATH_GITHUB_TIMEOUT", 30, 1, 600, whole=True)),
             progress=progress,
             state_secret=env.get("GOLDEN_PATH_STATE_KEY", ""),
+            action_repository=env.get("GOLDEN_PATH_ACTION_REPOSITORY", "")
+            or env.get("GITHUB_ACTION_REPOSITORY", ""),
         )
 
     def but(self, **changes: object) -> Settings:
@@ -129,6 +133,14 @@ class Settings:
         if self.server_url and self.repository and self.run_id:
             return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
         return ""
+
+    @property
+    def docs_url(self) -> str:
+        """The README section that explains the tracking issue, when the action's home is known."""
+        if not self.action_repository or "/" not in self.action_repository:
+            return ""
+        server = self.server_url or "https://github.com"
+        return f"{server}/{self.action_repository}#how-the-tracking-issue-looks"
 
     @property
     def default_tracker(self) -> str:

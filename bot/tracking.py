@@ -49,6 +49,7 @@ class Update:
     to_archive: list[LogEntry] = field(default_factory=list)
     run_id: str = ""  # the id this run was recorded under ("" for re-renders)
     key: bytes | None = None  # signs the state block
+    docs_url: str = ""
 
 
 def load_state(
@@ -107,6 +108,7 @@ def apply(
     keep_log: int = STATE_LOG_KEEP,
     key: bytes | None = None,
     gather: Callable[[SessionState, Iteration, Verdict], None] | None = None,
+    docs_url: str = "",
 ) -> Update:
     """New body for ``body`` after this run.
 
@@ -152,10 +154,20 @@ def apply(
             text = state.to_json()
     budget = owned_budget(body)
     owned = report.owned_section(
-        cfg, state, shown, verdict, issue=issue, budget=budget, key=key, state_json=text
+        cfg,
+        state,
+        shown,
+        verdict,
+        issue=issue,
+        budget=budget,
+        key=key,
+        state_json=text,
+        docs_url=docs_url,
     )
     new_body = replace_owned(body, owned)
-    return Update(new_body, state, verdict, new_body != body, warnings, to_archive, run_id, key)
+    return Update(
+        new_body, state, verdict, new_body != body, warnings, to_archive, run_id, key, docs_url
+    )
 
 
 def rerender(
@@ -175,6 +187,13 @@ def rerender(
     it = shown_iteration(upd.state, cfg.environment)
     budget = owned_budget(base) - SHRINK_STEP * shrink
     owned = report.owned_section(
-        cfg, upd.state, it, upd.verdict, issue=issue, budget=budget, key=upd.key
+        cfg,
+        upd.state,
+        it,
+        upd.verdict,
+        issue=issue,
+        budget=budget,
+        key=upd.key,
+        docs_url=upd.docs_url,
     )
     return replace_owned(base, owned)

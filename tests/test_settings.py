@@ -81,3 +81,24 @@ def test_flags_win_over_the_environment() -> None:
     assert s.deploy and not t.deploy
     with pytest.raises(AttributeError):
         s.deploy = False  # type: ignore[misc]
+
+
+def test_the_issue_links_the_readme_of_the_action_that_wrote_it() -> None:
+    """In Actions the action's repository is known: the issue's footer links its README."""
+    s = Settings.from_env(
+        {"GITHUB_ACTION_REPOSITORY": "acme/golden-path-bot", "GITHUB_SERVER_URL": "https://ghe.io"}
+    )
+    assert s.docs_url == "https://ghe.io/acme/golden-path-bot#how-the-tracking-issue-looks"
+    assert Settings.from_env({}).docs_url == ""
+
+
+def test_the_footer_link_reaches_the_issue(tmp_path, monkeypatch) -> None:
+    """A local run with the action's repository set writes the README link into the issue."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_ACTION_REPOSITORY", "acme/golden-path-bot")
+    monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
+    main(["demo", "--tests", "2", "--out", str(tmp_path)])
+    body = (tmp_path / "tracking-issue.md").read_text()
+    assert "[README](https://github.com/acme/golden-path-bot#how-the-tracking-issue-looks)" in body

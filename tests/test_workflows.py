@@ -265,3 +265,16 @@ def test_ci_runs_lint_and_tests_on_supported_pythons() -> None:
     runs = [s.get("run", "") for s in job["steps"]]
     assert "make lint" in runs
     assert any(r.startswith("make test") for r in runs)
+
+
+def test_the_shipped_workflow_names_a_config_that_exists_and_loads() -> None:
+    """The workflow's config (this repository's own golden path) is there and valid."""
+    from bot.config import load_config
+
+    workflow = load(ROOT / ".github/workflows/golden-path.yml")
+    step = next(
+        s for s in workflow["jobs"]["golden-path"]["steps"] if "config" in s.get("with", {})
+    )
+    path = ROOT / step["with"]["config"]
+    assert path.is_file(), path
+    assert load_config(path).deploy is not None

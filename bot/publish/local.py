@@ -39,12 +39,19 @@ class LocalTracker:
     """The tracking issue in a file (a :class:`~bot.publish.Publisher`)."""
 
     def __init__(
-        self, cfg: Config, path: str | Path, *, log: Log, key: bytes | None = None
+        self,
+        cfg: Config,
+        path: str | Path,
+        *,
+        log: Log,
+        key: bytes | None = None,
+        docs_url: str = "",
     ) -> None:
         self.cfg = cfg
         self.path = Path(path)
         self.log = log
         self.key = key
+        self.docs_url = docs_url
 
     def publish(self, report: Report) -> None:
         upd = tracking.apply(
@@ -56,6 +63,7 @@ class LocalTracker:
             mutate=report.mutate,
             gather=report.gather,
             key=self.key,
+            docs_url=self.docs_url,
         )
         for w in upd.warnings:
             self.log(w, "warning")
@@ -87,9 +95,11 @@ class NoTracker:
         dry_run: bool,
         base: str | Path | None = None,
         key: bytes | None = None,
+        docs_url: str = "",
     ) -> None:
         self.cfg = cfg
         self.key = key
+        self.docs_url = docs_url
         self.out = out
         self.dry_run = dry_run
         self.base = Path(base) if base else None
@@ -104,6 +114,7 @@ class NoTracker:
             mutate=report.mutate,
             gather=report.gather,
             key=self.key,
+            docs_url=self.docs_url,
         )
         if self.dry_run:
             self.out.block(upd.body)

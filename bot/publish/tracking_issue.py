@@ -100,9 +100,11 @@ class GitHubTracker:
         pending_dir: Path = PENDING_DIR,
         bot_login: str = DEFAULT_BOT_LOGIN,
         key: bytes | None = None,
+        docs_url: str = "",
     ) -> None:
         self.cfg = cfg
         self.key = key
+        self.docs_url = docs_url
         self._me = {bot_login.casefold()}
         self._asked = False
         self._number = 0
@@ -183,6 +185,7 @@ class GitHubTracker:
                 mutate=report.mutate,
                 gather=report.gather,
                 key=self.key,
+                docs_url=self.docs_url,
             )
             self._fill(report, upd, issue)
             for w in upd.warnings:
@@ -302,6 +305,7 @@ class GitHubTracker:
             issue=_issue_ref(issue),
             pending=upd.state,
             key=self.key,
+            docs_url=self.docs_url,
         )
         merged.verdict = upd.verdict
         return issue, merged
