@@ -229,3 +229,19 @@ def test_a_retest_with_the_same_result_still_updates_the_issue(
     assert "(×2, last " in after
     assert re.search(r"\*Updated: (.+?)\*", after)[1] >= updated[1]  # type: ignore[index]
     assert after != before
+
+
+def test_a_refused_command_still_writes_the_summary_and_outputs(
+    tracked: Path, github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused /retest leaves a trace in Actions: job summary, status=refused, the issue."""
+    from tests.test_actions import parse_outputs
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tracked / "output.txt"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tracked / "summary.md"))
+    payload = _comment(github_server, "/retest", user="rita")
+    assert _fire(tracked, monkeypatch, "issue_comment", payload) == 0
+    outputs = parse_outputs((tracked / "output.txt").read_text())
+    assert outputs["status"] == "refused" and outputs["issue-number"] == "1"
+    assert "COMMAND REFUSED" in (tracked / "summary.md").read_text()
