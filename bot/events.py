@@ -152,6 +152,12 @@ def _commands(run: Run, decision: trigger.Trigger, gh: GitHub) -> int:
     if comment is None:
         run.console.line("golden-path: ignored: the comment was deleted before it was handled")
         return EXIT_OK
+    # the comment as it reads now, not as the webhook sent it: a command edited away
+    # ("/deploy" → "never mind") before this run started is withdrawn
+    decision.commands = trigger.parse_commands(comment.body or "")
+    if not decision.commands:
+        run.console.line("golden-path: ignored: the comment no longer holds a command")
+        return EXIT_OK
     minimum = cfg.commands.min_permission
     try:
         role = gh.permission(decision.author)

@@ -375,3 +375,24 @@ def test_retest_accepts_suite_names_in_any_case_and_quoted_with_spaces() -> None
     plan = retest_plan(cmd, SessionState(), cfg)
     assert not isinstance(plan, str), plan
     assert plan[0].only == {"suites": ["Smoke Tests", "e2e"]}
+
+
+# -- Finding 11 (second half): a command edited away before its run -------------------------
+
+
+def test_a_command_edited_away_before_its_run_does_not_run(
+    workdir: Path,
+    github_server: GitHubServer,
+    sample: SampleTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 11: '/deploy' edited to 'never mind' before the run: the live text decides."""
+    assert _push(workdir, monkeypatch) in (0, 1)
+    github_server.set_permission(REPO, "alice", "write")
+    payload = _comment(github_server, 1, "/deploy")
+    github_server.edit_comment(REPO, payload["comment"]["id"], "never mind")
+    sample.reset_stats()
+    github_server.clear_requests()
+    assert _fire(workdir, monkeypatch, "issue_comment", payload) == 0
+    assert sample.stats["connections"] == 0
+    assert [w.method for w in github_server.writes()] == []

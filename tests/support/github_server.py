@@ -615,6 +615,13 @@ class GitHubServer:
             comment = self._new_comment(r, issue, body, user or self.login)
             return int(comment["id"])
 
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        """A person edits a comment in the web UI (not recorded)."""
+        with self.lock:
+            comment = self._live_comment(self.repo(repo), comment_id)
+            comment["body"] = body
+            comment["updated_at"] = self._now()
+
     def _new_comment(
         self, repo: Repo, issue: dict[str, Any], body: str, login: str
     ) -> dict[str, Any]:
