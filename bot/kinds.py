@@ -222,8 +222,9 @@ KINDS: Mapping[Kind, KindInfo] = {
         why1="Why is the WebSocket endpoint unreachable?",
         answer=_GENERIC_ANSWER,
         hints=(
-            "Nothing answers at the URL: check the deployment, the port, and any load balancer "
-            "that must allow the Upgrade header.",
+            "Nothing answers at the URL: check the URL itself (target.base_url, deploy.url or "
+            "the check's own url in the config), then the deployment, the port, and any load "
+            "balancer that must allow the Upgrade header.",
         ),
         impact="The service is down for users",
         fix="bring the endpoint back (deployment, port, load balancer)",

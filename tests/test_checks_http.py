@@ -187,3 +187,20 @@ def test_validate_token_reports_the_auth_services_reason(sample: SampleTarget) -
     assert not check.ok and check.status == 401 and check.kind is Kind.HTTP_STATUS
     assert "Signature verification failed" in check.error
     assert token not in check.error
+
+
+def test_an_unreachable_url_is_named_in_the_error() -> None:
+    """Nothing listening: the error names the URL, so the report points at the config value."""
+    import asyncio
+    import socket
+
+    from bot.checks.http import run_http_checks
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/health"
+    spec = {"name": "Infrastructure Health", "url": url}
+    (check,) = asyncio.run(run_http_checks([spec], []))
+    assert check.kind == "unreachable"
+    assert check.error.startswith(f"{url} is unreachable (")

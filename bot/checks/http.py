@@ -109,6 +109,8 @@ async def probe(
             result.error = deadline_error(timeout_s)
         else:
             result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
+        if result.kind is Kind.UNREACHABLE:  # say where: the URL names the config key's value
+            result.error = f"{result.url} is unreachable ({result.error})"
         return result
     result.latency_s = time.perf_counter() - started
     result.status = response.status_code
