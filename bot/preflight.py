@@ -337,9 +337,9 @@ async def reachability(cfg: Config, *, timeout_s: float = URL_TIMEOUT_S) -> list
                 Finding(key, "ok", f"{url} answered HTTP {result.status} in {latency:.2f}s")
             )
             continue
+        said = result.error.removeprefix(f"{result.url} is unreachable (").removesuffix(")")
         message = (
-            f"{key}: {url} is unreachable ({result.error}) — check the URL and that the "
-            "service is up"
+            f"{key}: {url} is unreachable ({said}) — check the URL and that the service is up"
         )
         if deploys and key in ("target.base_url", "deploy.url"):
             found.append(
