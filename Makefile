@@ -20,8 +20,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-run  ## one full iteration against the bundled sample target
 	$(BIN)/golden-path demo $(ARGS)
 
+# Two workers by default (the suite is mostly waiting on loopback servers); WORKERS=0 runs it
+# in one process.
+WORKERS ?= 2
+
 test: $(VENV)/.installed-dev  ## the whole test suite
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
