@@ -51,12 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run one iteration against the bundled sample target")
     demo.add_argument(
+        "--profile",
+        choices=("default", "realistic"),
+        default="default",
+        help="default: five events, once each; realistic: a real platform's envelopes, "
+        "repeated events, sub-agents, noise, jwt-auth subprotocol (its config: "
+        "bot/sample/realistic.py, realistic_config)",
+    )
+    demo.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="NAME",
         help="sample target fault (repeatable): auth, expired, auth-down, "
-        "drop:<event>, reorder, slow:<s>, crash, health-down, ...",
+        "drop:<event>, reorder, slow:<s>, crash, health-down, ...; realistic profile: "
+        "auth, expired, auth-down, not-ready, drop:<event>, no-final, strict-subprotocol, "
+        "no-subprotocol, health-down, slow:<s>",
     )
     demo.add_argument(
         "--tests",
