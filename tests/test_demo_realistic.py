@@ -22,10 +22,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 
 def _demo(tmp_path: Path, *args: str, tests: int = 5) -> tuple[int, dict[str, Any], str]:
-    code = main(
-        ["demo", "--profile", "realistic", "--out", str(tmp_path), "--tests", str(tests)]
-        + list(args)
-    )
+    argv = ["demo", "--profile", "realistic", "--out", str(tmp_path), "--tests", str(tests)]
+    code = main([*argv, *args])
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     return code, results, (tmp_path / "tracking-issue.md").read_text(encoding="utf-8")
 
