@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 Log = Callable[[str, str], None]
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 
 
 def _nodeid(classname: str, name: str, file: str | None) -> str:
@@ -73,6 +75,11 @@ def parse_junit(path: Path) -> list[TestCase]:
             if el is not None:
                 outcome = result
                 message = el.get("message") or (el.text or "")[:500]
+                if message == "collection failure":  # pytest's words; the cause is in the text
+                    raised = [
+                        ln[1:].strip() for ln in (el.text or "").splitlines() if ln[:1] == "E"
+                    ]
+                    message += f": {raised[-1]}" if raised else ""
                 break
         cases.append(
             TestCase(
@@ -188,6 +195,13 @@ async def run_suite(
             # 5 no tests collected: the suite did not run as configured
             tail = " | ".join(output.strip().splitlines()[-3:])
             result.error = f"pytest exited with {code}: {tail}"[:1000]
+            missing = _MISSING_MODULE.search(output)
+            if missing:
+                result.error = (
+                    f"pytest exited with {code}: the suite imports {missing[1]}, which is not "
+                    "installed where the bot runs — list it in a requirements file and pass it "
+                    f"as the action's `requirements` input | {tail}"
+                )[:1000]
         for attempt in range(2, retries + 2):
             failed = [c for c in cases if c.outcome in ("failed", "error") and not c.flaky]
             if not failed or result.error:
