@@ -470,7 +470,10 @@ def propose(flow: AgentFlow, seen: Learned, rec: Recording, url: str | None) -> 
     ):
         if value != getattr(flow, key):
             block[key] = value
-            learned.append(f"{key}: {_word(value)} (configured: {_word(getattr(flow, key))})")
+            why = ""
+            if key in ("agent_key", "parent_key") and seen.sub_frames and value is not None:
+                why = f"; without it a sub-agent's {flow.events[-1]} ends the run early"
+            learned.append(f"{key}: {_word(value)} (configured: {_word(getattr(flow, key))}{why})")
     rules: dict[str, dict[str, Any]] = {}
     pairs = {p.opener: p for p in seen.pairs}
     for event in events:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -427,6 +428,7 @@ def test_config_alone_gives_the_urls_and_the_config_fixture(tmp_path: Path) -> N
         {
             "test_fixtures.py": """
 import os
+import re
 
 def test_urls_and_config(golden_path_config, golden_path_base_url, golden_path_ws_url):
     assert golden_path_config.environment == "by-hand"
@@ -496,4 +498,35 @@ def test_golden_path_run_hands_its_flow_definition_to_the_suite(
     results = json.loads(results_path.read_text(encoding="utf-8"))
     (e2e,) = results["suites"]
     assert (e2e["passed"], e2e["failed"], e2e["errors"], e2e["error"]) == (8, 0, 0, ""), e2e
+    assert code == 0
+
+
+def test_the_readme_example_test_file_passes_through_golden_path_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "Your own golden-path tests" file, run by `golden-path run` against the
+    realistic backend with the README's kind of config: every test passes."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own golden-path tests", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    suite = tmp_path / "tests" / "e2e"
+    suite.mkdir(parents=True)
+    (suite / "test_golden_path.py").write_text(example, encoding="utf-8")
+    monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
+    with RealisticTarget(secret="s" * 40) as target:
+        cfg = realistic_config(base_url=target.base_url, auth_url=target.auth_url, sessions=3)
+        del cfg["deploy"]
+        cfg["target"] = {"base_url": target.base_url}
+        cfg["auth"]["jwt"]["secret_env"] = "PLUGIN_TEST_SECRET"
+        cfg["checks"]["pytest"] = [
+            {"name": "golden path e2e", "args": ["tests/e2e"], "cwd": str(tmp_path)}
+        ]
+        monkeypatch.setenv("PLUGIN_TEST_SECRET", target.secret)
+        path = _write_config(tmp_path, cfg)
+        results_path = tmp_path / "results.json"
+        code = main(
+            ["run", "--config", str(path), "--tracker", "none", "--results", str(results_path)]
+        )
+    (e2e,) = json.loads(results_path.read_text(encoding="utf-8"))["suites"]
+    assert (e2e["passed"], e2e["failed"], e2e["errors"], e2e["error"]) == (5, 0, 0, ""), e2e
     assert code == 0
