@@ -37,6 +37,7 @@ INPUTS: dict[str, str] = {
     "results": "GOLDEN_PATH_RESULTS",
     "shard-results": "GOLDEN_PATH_SHARD_RESULTS",
     "python-version": "GOLDEN_PATH_PYTHON_VERSION",
+    "requirements": "GOLDEN_PATH_REQUIREMENTS",
 }
 DEFAULTS: dict[str, str] = {
     "command": "handle-event",
@@ -62,6 +63,7 @@ class ActionInputs:
     results: str = ""
     shard_results: list[str] = field(default_factory=list)
     python_version: str = "3.12"
+    requirements: str = ""  # installed by action.yml's install step; checked here first
     token: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -96,6 +98,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         results=_get(env, "results"),
         shard_results=_list(_get(env, "shard-results")),
         python_version=_get(env, "python-version"),
+        requirements=_get(env, "requirements"),
         token=_get(env, "github-token"),
     )
     if inp.command not in COMMANDS:
@@ -104,6 +107,11 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         raise InputError(
             f"input `config`: {inp.config} not found — add the file (see the README's "
             "Configuration section) or point `config` at it"
+        )
+    if inp.requirements and not Path(inp.requirements).is_file():
+        raise InputError(
+            f"input `requirements`: {inp.requirements} not found — name a pip requirements "
+            "file relative to the workspace (e.g. requirements-e2e.txt), or leave it empty"
         )
     if inp.shard:
         m = re.fullmatch(r"(\d+)/(\d+)", inp.shard)

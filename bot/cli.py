@@ -39,6 +39,16 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
     return k, n
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: write a number of seconds above 0, e.g. 10")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="golden-path",
@@ -51,12 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run one iteration against the bundled sample target")
     demo.add_argument(
+        "--profile",
+        choices=("default", "realistic"),
+        default="default",
+        help="default: five events, once each; realistic: a real platform's envelopes, "
+        "repeated events, sub-agents, noise, jwt-auth subprotocol (its config: "
+        "bot/sample/realistic.py, realistic_config)",
+    )
+    demo.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="NAME",
         help="sample target fault (repeatable): auth, expired, auth-down, "
-        "drop:<event>, reorder, slow:<s>, crash, health-down, ...",
+        "drop:<event>, reorder, slow:<s>, crash, health-down, ...; realistic profile: "
+        "auth, expired, auth-down, not-ready, drop:<event>, no-final, strict-subprotocol, "
+        "no-subprotocol, health-down, slow:<s>",
     )
     demo.add_argument(
         "--tests",
@@ -138,6 +158,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="TEXT",
         help="a line of deploy output: does deploy.url_from_output find the URL in it?",
+    )
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="first contact with a backend: one session, recorded; prints what its frames look "
+        "like and a checks.agent_flow block that passes on them (exit 0/1/2)",
+    )
+    doctor.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    doctor.add_argument(
+        "--url",
+        default=None,
+        metavar="URL",
+        help="the WebSocket URL (ws:// or wss://), or the base URL (http[s]://) the config's "
+        "checks.agent_flow.url is put under (default: target.base_url or deploy.url)",
+    )
+    doctor.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the run to complete (default: checks.agent_flow.timeout)",
+    )
+    doctor.add_argument(
+        "--frames",
+        action="store_true",
+        help="print every recorded frame (redacted), not one of each type",
     )
 
     sub.add_parser(
@@ -282,6 +328,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.demo import demo
 
         return demo(args, settings)
+    if args.command == "doctor":
+        from bot.doctor import doctor
+        from bot.runtime import Console
+
+        return doctor(args, settings, Console())
     run = _run(args, settings)
     if args.command == "run":
         from bot.pipeline import RunOptions

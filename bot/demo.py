@@ -3,6 +3,11 @@
 The demo is the embedded default configuration: a real HTTP/WebSocket backend and auth
 service on free loopback ports, a real deploy command whose output names the URL, every
 check, and the tracking issue written to a local file.
+
+Two profiles, as ``serve-sample`` has: ``default`` (five events, once each: every failure
+kind on its own) and ``realistic`` (a real platform's envelopes, repeated events,
+sub-agents, noise, subprotocol auth and a JSON-body auth service), each with the config a
+team would write for it, so the realistic one proves the bot on a target not shaped like it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import argparse
 import secrets
 import shlex
 import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +81,41 @@ def demo_config(
     }
 
 
+PROFILES = ("default", "realistic")
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """A bundled target and the config a team would write for it."""
+
+    target: Callable[..., Any]
+    parse_faults: Callable[[Iterable[str]], tuple[str, ...]]
+    config: Callable[..., dict[str, Any]]
+
+
+def _profile(name: str) -> _Profile:
+    if name == "realistic":
+        from bot.sample import RealisticTarget, parse_realistic_faults, realistic_config
+
+        return _Profile(RealisticTarget, parse_realistic_faults, realistic_config)
+    from bot.sample import SampleTarget, parse_faults
+
+    return _Profile(SampleTarget, parse_faults, demo_config)
+
+
 def demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.pipeline import RunOptions
     from bot.runner import Run
-    from bot.sample import SampleTarget, parse_faults
 
     if args.tests < 1:
         sys.stderr.write("golden-path demo: --tests must be at least 1\n")
         return EXIT_USAGE
-
+    name = getattr(args, "profile", "default")
+    profile = _profile(name)
     try:
-        faults = parse_faults(args.fault)
+        faults = profile.parse_faults(args.fault)
     except ValueError as exc:
-        sys.stderr.write(f"golden-path demo: {exc}\n")
+        sys.stderr.write(f"golden-path demo: {exc} (profile {name})\n")
         return EXIT_USAGE
     out_dir = Path(args.out)
     issue = out_dir / "tracking-issue.md"
@@ -95,13 +124,13 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
             stale.unlink(missing_ok=True)
     log = RunLog(verbose=args.debug, in_actions=settings.in_actions)
     secret = secrets.token_urlsafe(32)  # fresh per run, and long enough for HS256
-    with SampleTarget(secret=secret, faults=faults, event_delay=args.event_delay) as target:
+    with profile.target(secret=secret, faults=faults, event_delay=args.event_delay) as target:
         cfg = parse_config(
-            demo_config(base_url=target.base_url, auth_url=target.auth_url, sessions=args.tests),
-            source="<demo>",
+            profile.config(base_url=target.base_url, auth_url=target.auth_url, sessions=args.tests),
+            source=f"<demo {name}>",
         )
         log(
-            f"sample target on {target.base_url} (auth {target.auth_url}); faults: "
+            f"{name} sample target on {target.base_url} (auth {target.auth_url}); faults: "
             + (", ".join(faults) or "none"),
             "info",
         )
@@ -118,7 +147,6 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
             Console(),
             tracker_name=f"local:{issue}",
         )
-        trigger = "demo" + (
-            f" --fault {' --fault '.join(map(shlex.quote, faults))}" if faults else ""
-        )
-        return run.iterate(RunOptions(trigger=trigger))
+        words = ["demo", *(["--profile", name] if name != "default" else [])]
+        words += [w for f in faults for w in ("--fault", f)]
+        return run.iterate(RunOptions(trigger=shlex.join(words)))

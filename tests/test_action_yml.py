@@ -135,6 +135,7 @@ def test_program_reads_every_input(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     Path(".github").mkdir()
     Path(".github/golden-path.yml").write_text("environment: staging\n")
     Path("other.yml").write_text("environment: prod\n")
+    Path("requirements-e2e.txt").write_text("requests\n")
     values = {
         "command": "handle-event",
         "config": "other.yml",
@@ -146,6 +147,7 @@ def test_program_reads_every_input(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "results": "r.json",
         "shard-results": "s/*.json",
         "python-version": "3.13",
+        "requirements": "requirements-e2e.txt",
     }
     assert set(values) == set(action.INPUTS)
     base = {action.INPUTS["command"]: "run"}
@@ -235,6 +237,7 @@ def test_merge_expands_shard_results(workspace: Path) -> None:
         ({"command": "merge"}, "input `shard-results` is empty"),
         ({"python_version": "3.10"}, "input `python-version`"),
         ({"results": "."}, "input `results`"),
+        ({"requirements": "nope.txt"}, "input `requirements`: nope.txt not found"),
     ],
 )
 def test_bad_inputs_fail_with_error_and_exit_2(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,11 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from bot.plugin import ENV_BASE_URL, ENV_CONCURRENCY, ENV_PREFETCH, ENV_TOKEN, ENV_WS_URL
-from bot.sample import SampleTarget
+from bot.cli import main
+from bot.plugin import (
+    ENV_BASE_URL,
+    ENV_CONCURRENCY,
+    ENV_CONFIG,
+    ENV_PREFETCH,
+    ENV_TOKEN,
+    ENV_WS_URL,
+)
+from bot.sample import RealisticTarget, SampleTarget, realistic_config
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -347,7 +357,8 @@ def test_the_plugin_imports_nothing_heavy() -> None:
     """Every pytest run in the venv loads it (our own suite included)."""
     code = (
         "import sys, bot.plugin\n"
-        "heavy = ['websockets', 'asyncio', 'bot.checks.agent_flow', 'jwt', 'httpx']\n"
+        "heavy = ['websockets', 'asyncio', 'bot.checks.agent_flow', 'jwt', 'httpx',"
+        " 'pydantic', 'yaml', 'bot.config']\n"
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run(
@@ -362,3 +373,160 @@ def test_concurrency_setting(monkeypatch: pytest.MonkeyPatch, value: str, expect
 
     monkeypatch.setenv(ENV_CONCURRENCY, value)
     assert _concurrency() == expected
+
+
+# -- one flow definition: the plugin's sessions follow the bot's config ---------------------
+
+REALISTIC_SUITE = {
+    "test_realistic.py": RECORDING_TEST
+    + "".join(
+        f"""
+def test_{i}(request, golden_path_session):
+    s = golden_path_session()
+    record(request, s)
+    assert s.ok, s.error
+"""
+        for i in range(8)
+    )
+}
+
+
+def _realistic_flow(target: RealisticTarget) -> dict:
+    cfg = realistic_config(base_url=target.base_url, auth_url=target.auth_url, sessions=1)
+    return cfg["checks"]["agent_flow"]
+
+
+def _write_config(root: Path, data: dict) -> Path:
+    path = root / "golden-path.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_sessions_follow_the_configured_flow_definition(tmp_path: Path) -> None:
+    """Against the realistic backend (subprotocol token, envelopes, sub-agents, call ids) the
+    prefetched sessions pass with GOLDEN_PATH_CONFIG and are refused without it."""
+    write(tmp_path, REALISTIC_SUITE)
+    with RealisticTarget(secret="s" * 40) as target:
+        config = _write_config(tmp_path, {"checks": {"agent_flow": _realistic_flow(target)}})
+        token = target.mint_token()
+        bare = run_pytest(tmp_path, ws_url=target.ws_url, token=token)
+        configured = run_pytest(
+            tmp_path, ws_url=target.ws_url, token=token, env={ENV_CONFIG: str(config)}
+        )
+    assert set(bare.outcomes.values()) == {"failure"}, bare.output
+    assert {r["kind"] for r in bare.records.values()} == {"auth_rejected"}
+    assert set(configured.outcomes.values()) == {"passed"}, configured.output
+    assert "8 sessions prefetched" in configured.output
+    assert sorted(r["index"] for r in configured.records.values()) == list(range(8))
+
+
+def test_config_alone_gives_the_urls_and_the_config_fixture(tmp_path: Path) -> None:
+    """With only GOLDEN_PATH_CONFIG and a token (pytest run by hand), the base and ws URLs
+    come from the config, golden_path_config is it, and live sessions start from its flow."""
+    write(
+        tmp_path,
+        {
+            "test_fixtures.py": """
+import os
+import re
+
+def test_urls_and_config(golden_path_config, golden_path_base_url, golden_path_ws_url):
+    assert golden_path_config.environment == "by-hand"
+    assert golden_path_base_url == os.environ["EXPECTED_BASE"]
+    assert golden_path_ws_url == os.environ["EXPECTED_BASE"].replace("http", "ws", 1) + "/ws"
+
+def test_live_session_with_overrides(golden_path_session):
+    two = golden_path_session(events=("agent_started", "agent_completed"))
+    assert two.ok and list(two.events_seen) == ["agent_started", "agent_completed"], two.error
+    hi = golden_path_session(message={"type": "user_message", "payload": {"content": "hi"}})
+    assert hi.ok and hi.counts["agent_thinking"] >= 2, hi.error
+""",
+        },
+    )
+    with RealisticTarget(secret="s" * 40) as target:
+        config = _write_config(
+            tmp_path,
+            {
+                "environment": "by-hand",
+                "target": {"base_url": target.base_url},
+                "checks": {"agent_flow": _realistic_flow(target)},
+            },
+        )
+        env = {ENV_CONFIG: str(config), "EXPECTED_BASE": target.base_url}
+        run = run_pytest(tmp_path, token=target.mint_token(), env=env)
+    assert run.outcomes == {
+        "test_urls_and_config": "passed",
+        "test_live_session_with_overrides": "passed",
+    }, run.output
+
+
+def test_a_broken_config_stops_the_suite_with_its_message(tmp_path: Path) -> None:
+    """GOLDEN_PATH_CONFIG naming a bad file: pytest's usage error, naming the key."""
+    write(tmp_path, SUITE)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("checks:\n  agent_flow:\n    evnts: [a]\n", encoding="utf-8")
+    with scripted_server(fail=set()) as (url, connections):
+        run = run_pytest(tmp_path, ws_url=url, token="t0k", env={ENV_CONFIG: str(bad)})
+    assert run.code == 4, run.output
+    assert "GOLDEN_PATH_CONFIG" in run.output and "evnts" in run.output
+    assert connections[0] == 0
+
+
+def test_golden_path_run_hands_its_flow_definition_to_the_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`golden-path run` with a pytest suite against the realistic backend: the suite's
+    sessions use the config's transport, keys and rules, so every test passes."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    write(suite, REALISTIC_SUITE)
+    (suite / "results").mkdir()
+    monkeypatch.setenv("RESULTS_DIR", str(suite / "results"))
+    monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
+    with RealisticTarget(secret="s" * 40) as target:
+        cfg = realistic_config(base_url=target.base_url, auth_url=target.auth_url, sessions=5)
+        del cfg["deploy"]
+        cfg["target"] = {"base_url": target.base_url}
+        cfg["auth"]["jwt"]["secret_env"] = "PLUGIN_TEST_SECRET"
+        cfg["checks"]["pytest"] = [{"name": "e2e", "args": [str(suite)], "cwd": str(suite)}]
+        monkeypatch.setenv("PLUGIN_TEST_SECRET", target.secret)
+        path = _write_config(tmp_path, cfg)
+        results_path = tmp_path / "results.json"
+        code = main(
+            ["run", "--config", str(path), "--tracker", "none", "--results", str(results_path)]
+        )
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    (e2e,) = results["suites"]
+    assert (e2e["passed"], e2e["failed"], e2e["errors"], e2e["error"]) == (8, 0, 0, ""), e2e
+    assert code == 0
+
+
+def test_the_readme_example_test_file_passes_through_golden_path_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "Your own golden-path tests" file, run by `golden-path run` against the
+    realistic backend with the README's kind of config: every test passes."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own golden-path tests", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    suite = tmp_path / "tests" / "e2e"
+    suite.mkdir(parents=True)
+    (suite / "test_golden_path.py").write_text(example, encoding="utf-8")
+    monkeypatch.setenv("GOLDEN_PATH_PROGRESS", "off")
+    with RealisticTarget(secret="s" * 40) as target:
+        cfg = realistic_config(base_url=target.base_url, auth_url=target.auth_url, sessions=3)
+        del cfg["deploy"]
+        cfg["target"] = {"base_url": target.base_url}
+        cfg["auth"]["jwt"]["secret_env"] = "PLUGIN_TEST_SECRET"
+        cfg["checks"]["pytest"] = [
+            {"name": "golden path e2e", "args": ["tests/e2e"], "cwd": str(tmp_path)}
+        ]
+        monkeypatch.setenv("PLUGIN_TEST_SECRET", target.secret)
+        path = _write_config(tmp_path, cfg)
+        results_path = tmp_path / "results.json"
+        code = main(
+            ["run", "--config", str(path), "--tracker", "none", "--results", str(results_path)]
+        )
+    (e2e,) = json.loads(results_path.read_text(encoding="utf-8"))["suites"]
+    assert (e2e["passed"], e2e["failed"], e2e["errors"], e2e["error"]) == (5, 0, 0, ""), e2e
+    assert code == 0

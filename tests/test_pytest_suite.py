@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -186,6 +187,63 @@ def test_no_tests_collected_is_a_suite_error(tmp_path: Path) -> None:
     root = write_suite(tmp_path, files)
     result, _ = run(root, args=[str(root), "-k", "nothing_matches_this"])
     assert result.error.startswith("pytest exited with 5")
+
+
+def test_the_suite_gets_the_bots_config_as_a_file_it_can_load(tmp_path: Path) -> None:
+    """config=: GOLDEN_PATH_CONFIG names a file that loads to the same config (durations and
+    derived keys included), in the suite's private temp dir, gone after the run."""
+    from bot.config import parse_config
+
+    cfg = parse_config(
+        {
+            "environment": "suite-env",
+            "checks": {
+                "agent_flow": {
+                    "url": "/chat/ws",
+                    "event_key": "data.kind",
+                    "events": ["start", "end"],
+                    "timeout": "7500ms",
+                    "connect_timeout": "2s",
+                    "token_transport": {"subprotocol": "bearer.{token}"},
+                }
+            },
+        }
+    )
+    files = {
+        "test_cfg.py": """
+            import os
+            from pathlib import Path
+
+            from bot.config import load_config
+
+            def test_config(golden_path_config):
+                flow = golden_path_config.checks.agent_flow
+                assert golden_path_config.environment == "suite-env"
+                assert (flow.event_key, flow.timeout) == ("data.kind", 7.5)
+                assert flow.token_in == "subprotocol"
+                assert flow.order == [] and flow.events == ["start", "end"]
+                assert golden_path_config == load_config(os.environ["GOLDEN_PATH_CONFIG"])
+                Path(os.environ["SEEN_AT"]).write_text(os.environ["GOLDEN_PATH_CONFIG"])
+        """,
+    }
+    root = write_suite(tmp_path, files)
+    seen_at = tmp_path / "seen.txt"
+    suite = PytestSuite(name="cfg", args=[str(root)], cwd=str(root), timeout=60)
+    result = asyncio.run(
+        run_suite(
+            suite,
+            base_url=BASE_URL,
+            ws_url=WS_URL,
+            token=TOKEN,
+            retries=0,
+            log=lambda text, level: None,
+            env={**os.environ, "SEEN_AT": str(seen_at)},
+            config=cfg,
+        )
+    )
+    assert (result.passed, result.failed, result.errors, result.error) == (1, 0, 0, "")
+    written = Path(seen_at.read_text())
+    assert written.name == "golden-path-config.json" and not written.exists()
 
 
 JUNIT_XUNIT1 = """<?xml version="1.0" encoding="utf-8"?>

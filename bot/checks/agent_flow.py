@@ -733,6 +733,13 @@ async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSes
     return sessions
 
 
+# ``golden-path doctor`` speaks to a backend exactly as a session does (one client, not two):
+# these are the session's own connect arguments, exchange and subprotocol check.
+connect_args = _connect_args
+exchange = _exchange
+subprotocol_problem = _subprotocol_problem
+
+
 class FlowAggregator:
     """Counts passes, keeps failures: memory stays flat however many sessions run."""
 

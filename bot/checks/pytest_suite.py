@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -32,13 +33,14 @@ from bot.checks.base import (
     Outcome,
 )
 from bot.kinds import Kind
-from bot.plugin import ENV_BASE_URL, ENV_CONCURRENCY, ENV_TOKEN, ENV_WS_URL
+from bot.plugin import ENV_BASE_URL, ENV_CONCURRENCY, ENV_CONFIG, ENV_TOKEN, ENV_WS_URL
 from bot.results import SuiteResult, TestCase
 
 if TYPE_CHECKING:
     from bot.config import Config
 
 Log = Callable[[str, str], None]
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 
 
 def _nodeid(classname: str, name: str, file: str | None) -> str:
@@ -73,6 +75,11 @@ def parse_junit(path: Path) -> list[TestCase]:
             if el is not None:
                 outcome = result
                 message = el.get("message") or (el.text or "")[:500]
+                if message == "collection failure":  # pytest's words; the cause is in the text
+                    raised = [
+                        ln[1:].strip() for ln in (el.text or "").splitlines() if ln[:1] == "E"
+                    ]
+                    message += f": {raised[-1]}" if raised else ""
                 break
         cases.append(
             TestCase(
@@ -128,6 +135,22 @@ async def _pytest(
     return proc.returncode, cases, text
 
 
+def _write_config(config: Config, work: Path) -> Path:
+    """The config the bot runs with, as a file the plugin loads like the user's own.
+
+    The effective config, not the user's file: the demo and tests have no file, and a config
+    path relative to the workspace would not resolve from a suite's own ``cwd``. JSON is
+    YAML, and only the keys that were set are written, so it loads back equal (durations
+    as text, no derived key written twice). It holds no secrets: the config only names them.
+    """
+    import json
+
+    path = work / "golden-path-config.json"
+    data = config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path
+
+
 async def run_suite(
     suite: Any,
     *,
@@ -138,11 +161,13 @@ async def run_suite(
     log: Log,
     concurrency: int | None = None,
     env: Mapping[str, str] | None = None,
+    config: Config | None = None,
 ) -> SuiteResult:
     """Run one configured suite; failed tests are rerun up to ``retries`` times.
 
     Reruns use pytest's own ``--lf`` against a private cache, so exactly the failed tests
-    run again, whatever rootdir, classes or parametrisation their node ids involve.
+    run again, whatever rootdir, classes or parametrisation their node ids involve. With
+    ``config``, the plugin's sessions follow the same flow definition as the bot's.
     """
     started = time.perf_counter()
     env = dict(os.environ if env is None else env)  # the suite inherits the bot's environment
@@ -160,6 +185,8 @@ async def run_suite(
     result = SuiteResult(name=suite.name)
     with tempfile.TemporaryDirectory(prefix="golden-path-") as tmp:
         work = Path(tmp)
+        if config is not None:
+            env[ENV_CONFIG] = str(_write_config(config, work))
         code, cases, output = await _pytest(args, env, suite.cwd, suite.timeout, log, work)
         if code is None:
             result.error = output
@@ -168,6 +195,13 @@ async def run_suite(
             # 5 no tests collected: the suite did not run as configured
             tail = " | ".join(output.strip().splitlines()[-3:])
             result.error = f"pytest exited with {code}: {tail}"[:1000]
+            missing = _MISSING_MODULE.search(output)
+            if missing:
+                result.error = (
+                    f"pytest exited with {code}: the suite imports {missing[1]}, which is not "
+                    "installed where the bot runs — list it in a requirements file and pass it "
+                    f"as the action's `requirements` input | {tail}"
+                )[:1000]
         for attempt in range(2, retries + 2):
             failed = [c for c in cases if c.outcome in ("failed", "error") and not c.flaky]
             if not failed or result.error:
@@ -250,6 +284,7 @@ class PytestCheck(CheckType):
                 log=ctx.log,
                 concurrency=flow.concurrency if flow else None,
                 env=ctx.env,
+                config=cfg,
             )
             (outcome,) = self.outcomes([result])
             ctx.log(f"suite {suite.name}: {outcome.detail}", "success" if outcome.ok else "error")

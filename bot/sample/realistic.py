@@ -619,10 +619,13 @@ def realistic_config(
 ) -> dict[str, Any]:
     """The bot config a team would write for this profile (same shape as ``demo_config``).
 
-    ``checks.agent_flow.token_transport``, ``rules``, ``agent_key``, ``parent_key`` and
-    ``auth.verify`` are the INTENDED contract for the client work under way (envelopes with
-    repeated events, base64url subprotocol tokens, a JSON-body auth service); the config models
-    do not accept them yet, so nothing calls this until they do.
+    What makes it pass here is spelled out, not defaulted: the base64url ``jwt.<token>``
+    subprotocol beside ``jwt-auth`` (``token_transport``), the JSON-body auth service
+    (``auth.verify``), the key paths of the envelopes (``event_key``, ``run_key``,
+    ``agent_key``, ``parent_key``: the run ends at the supervisor's ``agent_completed``, not
+    the sub-agent's) and the ``rules`` (thinking repeats, tool calls pair by ``call_id``).
+    ``golden-path demo --profile realistic`` runs with it; ``tests/test_demo_realistic.py``
+    pins that it passes ``bot.config.parse_config``.
     """
     announce = (
         f"echo 'Deploying agent platform (revision realistic)...'; echo 'Service URL: {base_url}'"
