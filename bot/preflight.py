@@ -338,9 +338,7 @@ async def reachability(cfg: Config, *, timeout_s: float = URL_TIMEOUT_S) -> list
             )
             continue
         said = result.error.removeprefix(f"{result.url} is unreachable (").removesuffix(")")
-        message = (
-            f"{key}: {url} is unreachable ({said}) — check the URL and that the service is up"
-        )
+        message = f"{key}: {url} is unreachable ({said}) — check the URL and that the service is up"
         if deploys and key in ("target.base_url", "deploy.url"):
             found.append(
                 Finding(key, "warn", message + " (deploy.command runs first and may bring it up)")
