@@ -86,7 +86,8 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
             "clock, or the nbf in auth.jwt.claims."
         )
     skew = ev.server_clock_skew_s
-    if skew is not None and abs(skew) > CLOCK_SKEW_TOLERANCE_S:
+    skewed = skew is not None and abs(skew) > CLOCK_SKEW_TOLERANCE_S
+    if skew is not None and skewed:
         direction = "ahead of" if skew > 0 else "behind"
         iat = claims.get("iat")  # a token from elsewhere may carry odd claims
         ttl = exp - iat if isinstance(exp, int | float) and isinstance(iat, int | float) else None
@@ -105,7 +106,13 @@ def explain(ev: AuthEvidence, expected: Mapping[str, Any] | None = None) -> list
             f"The auth service is down ({down}): backends that validate through it map 'auth "
             "unreachable' to 1008 — restore the auth service first."
         )
-    if ev.verify_valid is True:
+    if ev.verify_valid is True and skewed:
+        hints.append(
+            "The auth service accepts our token but the backend refuses it — what the "
+            "backend's clock above explains; if fixing the clock does not help, compare the "
+            "JWT secret, issuer and audience of both deployments."
+        )
+    elif ev.verify_valid is True:
         hints.append(
             "The auth service accepts our token but the backend refuses it: the two services "
             "disagree — most likely the backend verifies with a different JWT secret "

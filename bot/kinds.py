@@ -65,6 +65,8 @@ class KindInfo:
     """ROOT ISSUE when the failure came as an HTTP status on the upgrade (if it can)."""
     answer_http: str = ""
     """WHY 1 answer for the HTTP-status variant."""
+    answer_early: str = ""
+    """WHY 1 answer when the failure came before any agent event (if it reads differently)."""
     keeps_connection: bool = False
     """The WebSocket is still usable afterwards, so later runs on it are judged on their own."""
 
@@ -98,14 +100,16 @@ KINDS: Mapping[Kind, KindInfo] = {
         root='WebSocket Server Error "{reason}" (Error Code {code})',
         root_http="WebSocket handshake failed with HTTP {status}",
         why1="Why does the agent flow fail with a server error?",
-        answer=(
-            'Connections authenticate, then the server closes with {code} "{reason}" after '
-            "{seen} ({share}{frame})"
+        answer='The server closes the connection with {code} "{reason}" {after} ({share}{frame})',
+        answer_early=(
+            'The server closes the connection with {code} "{reason}" before any agent event: '
+            "the failure is in connection setup, not in a run ({share}{frame})"
         ),
         answer_http="The WebSocket upgrade fails with HTTP {status} ({share}{frame})",
         hints=(
-            "The failure happens after the connection is accepted: authentication and routing "
-            "work; look at the agent execution path in the backend logs for the failing run_id.",
+            "The backend accepted the socket and then failed: if events arrived first, look at "
+            "the agent execution path in the backend logs for the failing run_id; if none did, "
+            "look at what it does on connect (a dependency not ready, the auth middleware).",
             "Check the backend's dependencies used during a run (LLM provider, tool services, "
             "database) for errors or missing configuration in this environment.",
         ),
@@ -293,11 +297,13 @@ KINDS: Mapping[Kind, KindInfo] = {
     Kind.UNPAIRED_EVENT: KindInfo(
         label="unpaired event",
         root="Unpaired WebSocket Events: {unpaired}",
-        why1="Why do some tool calls never report completion?",
+        why1="Why do some events arrive without their pair?",
         answer="{error} ({share})",
         hints=(
-            "A tool call started (tool_executing) but its completion never came for the same "
-            "call id: look at the tool dispatcher's error path for that tool.",
+            "Every opening event needs its closing event with the same call id, and the other "
+            "way round: an opener left open points at the error path of what it started (e.g. "
+            "the tool dispatcher); a closer with no opener at an opening event that was dropped, "
+            "sent late or sent on another run.",
             "Check that tool_completed carries the same id (checks.agent_flow.rules.<event>.by) "
             "as tool_executing — a renamed field looks like a missing completion.",
         ),

@@ -250,6 +250,10 @@ def _evidence_fields(sample: FlowSession, affected: int, total: int) -> dict[str
         "missing": ", ".join(sample.missing) or "events",
         "violations": "; ".join(sample.order_violations),
         "seen": ", ".join(sample.events_seen) or "no events",
+        "after": f"after {', '.join(sample.events_seen)}"
+        if sample.events_seen
+        else "before any agent event",
+        "unpaired": "; ".join(sample.unpaired[:3]) or "events",
         "share": f"{affected}/{total} sessions",
         "frame": frame,
         "error": sample.error,
@@ -274,7 +278,12 @@ def _flow_blocker(it: Iteration, environment: str) -> tuple[Blocker, list[Why]] 
             f"error frame {frame.get('error_code') or frame.get('type') or ''}: "
             f"{frame.get('message', '')}".strip()
         )
-    answer = fill(entry.answer_http if http and entry.answer_http else entry.answer, fields)
+    if http and entry.answer_http:
+        answer = fill(entry.answer_http, fields)
+    elif not sample.events_seen and entry.answer_early:
+        answer = fill(entry.answer_early, fields)
+    else:
+        answer = fill(entry.answer, fields)
     why1 = Why(1, entry.why1, answer, "evidence")
     if kind is Kind.AUTH_REJECTED:
         hints = auth.explain(it.auth) if it.auth else []

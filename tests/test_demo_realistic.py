@@ -148,3 +148,46 @@ def test_faults_of_the_other_profile_are_usage_errors(
     err = capsys.readouterr().err
     assert "unknown fault 'reorder'" in err and "no-final" in err and "realistic" in err
     assert not (tmp_path / "results.json").exists()
+
+
+def _why(results: dict[str, Any], n: int) -> dict[str, Any]:
+    (why,) = [w for w in results["verdict"]["whys"] if w["n"] == n]
+    return why
+
+
+@pytest.mark.parametrize(
+    ("fault", "shown"),
+    [
+        ("drop:tool_completed", "without tool_completed"),
+        ("drop:tool_executing", "without tool_executing before it"),
+    ],
+)
+def test_an_unpaired_root_issue_names_the_events_and_the_hint_fits_both_directions(
+    tmp_path: Path, fault: str, shown: str
+) -> None:
+    """The root line lists what was unpaired (it once ended in a blank); the hint covers a
+    closer with no opener as well as an opener left open."""
+    _, results, _ = _demo(tmp_path, "--fault", fault)
+    blocker = results["verdict"]["blocker"]
+    assert blocker["kind"] == "unpaired_event"
+    assert shown in blocker["root_issue"]
+    assert not blocker["root_issue"].rstrip().endswith(":")
+    hint = " ".join(_why(results, 2)["hints"])
+    assert "opener left open" in hint and "closer with no opener" in hint
+
+
+def test_a_1011_before_any_event_does_not_claim_authentication_worked(tmp_path: Path) -> None:
+    """not-ready closes 1011 on connect: WHY 1 says so, and nothing claims auth succeeded."""
+    _, results, body = _demo(tmp_path, "--fault", "not-ready")
+    answer = _why(results, 1)["answer"]
+    assert "before any agent event" in answer
+    assert "authenticate" not in answer
+    assert "authentication and routing work" not in body
+
+
+def test_expired_does_not_also_blame_the_jwt_secret(tmp_path: Path) -> None:
+    """expired: the backend's clock explains the refusal; no 'most likely a different secret'."""
+    _, results, _ = _demo(tmp_path, "--fault", "expired")
+    hints = " ".join(_why(results, 2)["hints"])
+    assert "clock" in hints
+    assert "most likely the backend verifies with a different JWT secret" not in hints
