@@ -326,16 +326,32 @@ def _outcome_blocker(
     else:
         root = f"{label} Failing: {o.sample}"
         affected, of = len(failing), total
-    blocker = Blocker(kind, root, component, affected, of, impact=entry.impact)
+    flow_healthy = bool(it.flow and it.flow.total and not it.flow.failed)
+    impact = _SUPPORTING_IMPACT.get(component, entry.impact) if flow_healthy else entry.impact
+    blocker = Blocker(kind, root, component, affected, of, impact=impact)
     why1 = Why(1, f"Why is {label} failing?", o.sample or o.state, "evidence")
     hints = list(entry.hints)
     if component == "health":
         hints.insert(
             0,
-            "Health fails before any golden-path test can pass: check the service's startup "
-            "logs and its dependencies (database, cache, secrets).",
+            "Every golden-path session passes while health fails: the health endpoint checks "
+            "something the golden path does not use, or is stricter than it should be — read "
+            "what it reports."
+            if flow_healthy
+            else "Health fails before any golden-path test can pass: check the service's "
+            "startup logs and its dependencies (database, cache, secrets).",
         )
     return blocker, [why1, *_generic_whys(label, environment, tuple(hints))]
+
+
+_SUPPORTING_IMPACT = {
+    "health": "Nothing yet — every golden-path session passed; but whatever trusts the health "
+    "endpoint (load balancer, orchestrator, monitoring) may take the service out of rotation",
+    "endpoints": "Users of the failing API endpoints get errors; chats themselves work",
+    "pytest": "Users may meet what the failing tests cover; chats themselves work",
+}
+"""USERS SEE when a supporting check fails while every agent-flow session passed: the kind's
+own impact ("the agent crashes") would describe chats that in fact work."""
 
 
 def _generic_whys(component: str, env: str, hints: Sequence[str]) -> list[Why]:

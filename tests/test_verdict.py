@@ -189,6 +189,46 @@ def test_status_and_golden_path_status_never_contradict(
     assert (verdict.status, verdict.golden_path_status) == (status, golden_path)
 
 
+@pytest.mark.parametrize(
+    ("group", "sessions_failed", "users_see"),
+    [
+        ("health", 0, "every golden-path session passed"),
+        ("endpoint", 0, "chats themselves work"),
+        ("health", 10, "the agent crashes before answering"),  # then chats do break
+    ],
+)
+def test_users_see_what_happens_to_chats_when_a_supporting_check_fails(
+    group: str, sessions_failed: int, users_see: str
+) -> None:
+    """A 503 from health while every session passes: USERS SEE never says the agent crashes."""
+    from bot.results import HttpCheck, Kind
+
+    it = Iteration(environment="staging", started_at="2026-01-01T00:00:00Z")
+    it.flow = FlowSummary(
+        total=10,
+        passed=10 - sessions_failed,
+        failed=sessions_failed,
+        kinds={"server_error": sessions_failed} if sessions_failed else {},
+    )
+    it.http = [
+        HttpCheck(
+            "Infrastructure Health",
+            "/health",
+            False,
+            group=group,
+            kind=Kind.SERVER_ERROR,
+            error="HTTP 503, expected 200",
+        )
+    ]
+    verdict = judge(it, load_config_text(""))
+    assert verdict.blocker is not None
+    assert users_see in verdict.blocker.impact
+    if not sessions_failed:
+        assert "crash" not in verdict.blocker.impact
+        hints = " ".join(h for w in verdict.whys for h in w.hints)
+        assert "before any golden-path test can pass" not in hints
+
+
 def load_config_text(text: str):
     import yaml
 
