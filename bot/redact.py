@@ -232,6 +232,8 @@ class Redactor:
         self._literal: _Literals | None = None
         self._lock = threading.Lock()
         self._on_register: list[Callable[[str], None]] = []
+        #: changes whenever the set of secrets does, so a cache of results can tell it is stale
+        self.generation = 0
 
     def register(self, *values: str | None) -> None:
         """Mask these values from now on (and tell listeners, e.g. ``::add-mask::``)."""
@@ -245,6 +247,7 @@ class Redactor:
                 added.append(value)
             if added:
                 self._literal = _Literals(self._literals)
+                self.generation += 1
             listeners = list(self._on_register)
         for value in added:
             for listener in listeners:
@@ -281,6 +284,7 @@ class Redactor:
             self._literals.clear()
             self._literal = None
             self._on_register.clear()
+            self.generation += 1
 
 
 #: The process-wide redactor. One instance, because a secret registered anywhere must be
