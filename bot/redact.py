@@ -301,11 +301,23 @@ def register(*values: str | None) -> None:
 
 
 def redact_obj(value: object) -> object:
-    """Redact every string inside JSON-like data (dicts, lists, tuples)."""
-    if isinstance(value, str):
-        return REDACTOR(value)
-    if isinstance(value, dict):
-        return {k: redact_obj(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_obj(v) for v in value]
-    return value
+    """Redact every string inside JSON-like data (dicts, lists, tuples).
+
+    Each distinct string is redacted once per call: results of many failed sessions
+    repeat the same few reasons thousands of times.
+    """
+    seen: dict[str, str] = {}
+
+    def walk(value: object) -> object:
+        if isinstance(value, str):
+            out = seen.get(value)
+            if out is None:
+                out = seen[value] = REDACTOR(value)
+            return out
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(value)

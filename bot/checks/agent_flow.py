@@ -143,6 +143,36 @@ def _text_at(msg: dict[str, Any], paths: Sequence[Path]) -> str | None:
     return None
 
 
+class _Memo:
+    """Redaction of failure text, memoised: a blocked run repeats the same few reasons.
+
+    Keyed by the redactor's generation, so a secret registered later is never served from
+    a result computed before it was known.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.cache: dict[str, str] = {}
+        self.generation = -1
+
+    def __call__(self, text: str) -> str:
+        generation = redact.REDACTOR.generation
+        if generation != self.generation:
+            self.cache.clear()
+            self.generation = generation
+        out = self.cache.get(text)
+        if out is None:
+            out = redact.redact(text)
+            if len(self.cache) >= self.size:
+                self.cache.clear()
+            if len(text) <= 4000:
+                self.cache[text] = out
+        return out
+
+
+_redacted = _Memo()
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorFrames:
     """Which frames are the server's errors, and where their code and text are.
@@ -176,9 +206,9 @@ class ErrorFrames:
             return None
         code = _text_at(msg, self.code_paths)
         return {
-            "type": redact.redact(str(kind if kind is not None else "")[:100]),
-            "error_code": redact.redact((code or "")[:100]),
-            "message": redact.redact(text[:2000])[:500],
+            "type": _redacted(str(kind if kind is not None else "")[:100]),
+            "error_code": _redacted((code or "")[:100]),
+            "message": _redacted(text[:2000])[:500],
         }
 
     def read_body(self, status: int, body: bytes | bytearray) -> dict[str, str] | None:
@@ -193,7 +223,7 @@ class ErrorFrames:
         return {
             "type": "http",
             "error_code": str(status),
-            "message": redact.redact(" ".join(text.split())[:2000])[:500],
+            "message": _redacted(" ".join(text.split())[:2000])[:500],
         }
 
 
@@ -300,7 +330,7 @@ class _Resolved:
             return None
         if protocol == self.token_protocol:
             return self.token_shown
-        return redact.redact(protocol)[:100]
+        return _redacted(protocol)[:100]
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,36 +533,6 @@ def transport_for(spec: FlowSpec) -> str:
     return _plan(spec).described
 
 
-class _Memo:
-    """Redaction of failure text, memoised: a blocked run repeats the same few reasons.
-
-    Keyed by the redactor's generation, so a secret registered later is never served from
-    a result computed before it was known.
-    """
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self.cache: dict[str, str] = {}
-        self.generation = -1
-
-    def __call__(self, text: str) -> str:
-        generation = redact.REDACTOR.generation
-        if generation != self.generation:
-            self.cache.clear()
-            self.generation = generation
-        out = self.cache.get(text)
-        if out is None:
-            out = redact.redact(text)
-            if len(self.cache) >= self.size:
-                self.cache.clear()
-            if len(text) <= 4000:
-                self.cache[text] = out
-        return out
-
-
-_redacted = _Memo()
-
-
 def classify_connect_error(
     exc: BaseException, session: FlowSession, errors: ErrorFrames | None = None
 ) -> None:
@@ -612,8 +612,8 @@ class _Run:
     def feed(self, raw: str | ws_lean.Data) -> bool:
         """One text frame; True when it ends the run (our top-level agent's final event)."""
         r = self.r
-        try:
-            msg = _loads(raw)
+        try:  # bytes decoded here: json.loads would first guess their encoding
+            msg = _loads(raw if raw.__class__ is str else raw.decode())  # type: ignore[union-attr]
         except ValueError:  # not JSON, or not UTF-8
             self.malformed += 1
             return False
