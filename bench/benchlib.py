@@ -16,6 +16,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -63,7 +64,12 @@ def sample_target(
     cmd += ["--event-delay", repr(event_delay), "--profile", profile]
     cmd += [f"--fault={f}" for f in faults]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env=child_env(),
     )
     try:
         assert proc.stdout is not None
@@ -110,7 +116,7 @@ def python_child(code: str, *args: str, env: dict[str, str] | None = None, timeo
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=child_env(env),
         check=False,
     )
 
@@ -132,6 +138,18 @@ class Child:
         """The child's last stdout line, when it printed JSON there."""
         lines = self.stdout.strip().splitlines()
         return json.loads(lines[-1]) if lines else {}
+
+
+#: Bytecode for the children, outside the work tree: an installed package has its .pyc
+#: files, so a measurement must not pay for compiling every module on every start (as it
+#: would where PYTHONDONTWRITEBYTECODE is set).
+PYCACHE = Path(tempfile.gettempdir()) / "golden-path-bench-pycache"
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return {**env, **(extra or {})}
 
 
 def _proc_cpu_rss(pid: int) -> tuple[float, float]:
@@ -159,7 +177,7 @@ def run_child(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=child_env(env),
     )
     assert proc.stdout is not None and proc.stderr is not None
     out: list[str] = []

@@ -42,6 +42,7 @@ from websockets.exceptions import (
     InvalidURI,
     NegotiationError,
 )
+from websockets.version import version as websockets_version
 
 from bot import redact
 from bot.checks import ws_lean
@@ -62,12 +63,6 @@ if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
     from bot.config import Config
-
-try:  # websockets >= 15 honours proxy variables, looked up on every connect unless given
-    from websockets.proxy import get_proxy as _get_proxy
-    from websockets.uri import parse_uri as _parse_uri
-except ImportError:  # older websockets: no proxy support, nothing to resolve
-    _get_proxy = None  # type: ignore[assignment]
 
 DEFAULT_EVENTS = (
     "agent_started",
@@ -119,6 +114,8 @@ MAX_SIZE = 2**20  # one message; a bigger one closes the connection (1009)
 USER_AGENT = "golden-path-bot"
 _loads = json.loads
 _perf = time.perf_counter
+#: websockets >= 15 takes ``proxy=`` (and reads the environment itself unless given one)
+_PROXY_ARG = int(websockets_version.split(".")[0]) >= 15
 
 
 def _path(dotted: str | None) -> Path | None:
@@ -433,12 +430,16 @@ _PROXY_VARS = tuple(
 
 @functools.lru_cache(maxsize=32)
 def _resolve_proxy(url: str, _env: tuple[str | None, ...]) -> str | None:
-    assert _get_proxy is not None
-    return _get_proxy(_parse_uri(url))
+    try:  # websockets >= 15 honours proxy variables, looked up on every connect unless given
+        from websockets.proxy import get_proxy
+        from websockets.uri import parse_uri
+    except ImportError:  # older websockets: no proxy support, nothing to resolve
+        return None
+    return get_proxy(parse_uri(url))
 
 
 def _proxy_env() -> tuple[str | None, ...]:
-    return tuple(os.environ.get(name) for name in _PROXY_VARS) if _get_proxy is not None else ()
+    return tuple(os.environ.get(name) for name in _PROXY_VARS)
 
 
 def _proxy_for(url: str) -> str | None:
@@ -449,9 +450,10 @@ def _proxy_for(url: str) -> str | None:
     per session on loopback, and a ``KeyError`` when another thread changes
     ``os.environ`` meanwhile (pytest sets ``PYTEST_CURRENT_TEST`` around every test).
     """
-    if _get_proxy is None:
+    env = _proxy_env()
+    if not any(env):  # the usual case: nothing to ask urllib (nor to import it for)
         return None
-    return _resolve_proxy(url, _proxy_env())
+    return _resolve_proxy(url, env)
 
 
 class _Plan:
@@ -472,7 +474,7 @@ class _Plan:
         if r.query:
             url = f"{url}{'&' if '?' in url else '?'}{r.query}"
         self.url = url
-        proxy = _proxy_for(spec.url) if _get_proxy is not None else None
+        proxy = _proxy_for(spec.url)
         self.kwargs: dict[str, Any] = {
             "open_timeout": spec.connect_timeout,
             "close_timeout": 1.0,
@@ -481,7 +483,7 @@ class _Plan:
             "max_size": MAX_SIZE,
             "user_agent_header": USER_AGENT,
         }
-        if _get_proxy is not None:
+        if _PROXY_ARG:
             self.kwargs["proxy"] = proxy
         wss = url.startswith("wss:")
         if spec.ssl_context is not None and wss:

@@ -42,7 +42,7 @@ class _Model(BaseModel):
     reading them takes pydantic a tenth of a second of source parsing on every start.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- small validators
