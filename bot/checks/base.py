@@ -12,7 +12,7 @@ type, so adding one is a module implementing :class:`CheckType` plus its config 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -162,7 +162,7 @@ class CheckType:
         """
         return result
 
-    def cases(self, result: Any) -> list[JunitCase]:
+    def cases(self, result: Any) -> Iterable[JunitCase]:
         """junit.xml test cases; default: one per outcome."""
         return [
             JunitCase(

@@ -234,6 +234,12 @@ class LeanSocket(asyncio.Protocol):
             elif phase == OPEN:
                 self.on_lost()
         finally:
+            # websockets' parser is a generator holding its protocol: a cycle only the
+            # garbage collector would free, thousands of connections later (RSS grows with
+            # the session count). Dropping it, and the transport (which holds us), lets
+            # reference counting free the connection now.
+            proto.parser = None  # type: ignore[assignment]
+            self.transport = None
             if not self.done.done():
                 self.done.set_result(None)
 
