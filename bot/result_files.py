@@ -6,6 +6,7 @@ Both are written from the same iteration and verdict the issue shows, and both a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -48,7 +49,9 @@ def atomic_write(path: Path, text: str | Callable[[TextIO], None]) -> None:
 
 def results_data(it: Iteration, verdict: Verdict) -> dict[str, Any]:
     """``results.json``'s content: the facts, a summary and the verdict, redacted."""
-    data = it.to_dict()
+    stored = {ct.key: ct for ct in check_types()}
+    checks = {k: stored[k].stored(v) if k in stored else v for k, v in it.checks.items()}
+    data = dataclasses.replace(it, checks=checks).to_dict()
     for ct in check_types():  # every check's key is there, null when it did not run
         data.setdefault(ct.key, None)
     c = verdict.counts
@@ -100,6 +103,13 @@ def write_junit(path: Path, it: Iteration) -> None:
         elif case.failure is not None:
             c[1 if case.kind == "failure" else 2] += 1
     root = ET.Element("testsuites", name=f"golden-path {it.environment}")
+    said: dict[str, str] = {}  # failures repeat: each distinct text redacted once
+
+    def redacted(text: str) -> str:
+        out = said.get(text)
+        if out is None:
+            out = said[text] = redact.redact(text)
+        return out
 
     def write(fh: TextIO) -> None:
         fh.write('<?xml version="1.0" encoding="utf-8"?>\n')
@@ -129,7 +139,7 @@ def write_junit(path: Path, it: Iteration) -> None:
                 if case.skipped:
                     ET.SubElement(el, "skipped")
                 elif case.failure is not None:
-                    text = redact.redact(case.failure)
+                    text = redacted(case.failure)
                     ET.SubElement(el, case.kind, message=text[:1000]).text = text
                 ET.indent(el, level=2)
                 fh.write("    " + ET.tostring(el, "unicode") + "\n")

@@ -1287,6 +1287,10 @@ async def run_agent_flow(
 
 #: Failure records kept per check in the issue's state block (counts stay exact).
 STATE_FAILURES = 10
+#: Failure records results.json keeps per group of identical failures (same kind, close
+#: code, reason and message): a blocked run of 10,000 sessions is one failure 10,000 times,
+#: and serialising every copy cost more than running the sessions.
+STORED_PER_GROUP = 25
 #: Longest failed-session list kept for /retest; longer ones rerun the whole flow.
 MAX_RANGES_TEXT = 2000
 
@@ -1467,6 +1471,20 @@ class AgentFlowCheck(CheckType):
         failures = [_load_session(f) for f in data.get("failures", [])]
         return FlowSummary(**{**data, "failures": failures})
 
+    def stored(self, result: FlowSummary) -> FlowSummary:
+        """Failures grouped by kind, close code, reason and message; a sample of each kept."""
+        kept: list[FlowSession] = []
+        groups: dict[tuple[Any, ...], int] = {}
+        for f in result.failures:
+            key = (f.kind, f.close_code, f.close_reason, f.error, f.handshake_status)
+            n = groups.get(key, 0)
+            groups[key] = n + 1
+            if n < STORED_PER_GROUP:
+                kept.append(f)
+        if len(kept) == len(result.failures):
+            return result
+        return dataclasses.replace(result, failures=kept)
+
     def compact(self, result: FlowSummary) -> FlowSummary:
         return dataclasses.replace(
             result,
@@ -1476,15 +1494,27 @@ class AgentFlowCheck(CheckType):
 
     def cases(self, result: FlowSummary) -> Iterator[JunitCase]:
         """One case per session: failures with their evidence, passes by index (generated:
-        10,000 sessions are 10,000 cases, written one by one)."""
+        10,000 sessions are 10,000 cases, written one by one). Results read back with a
+        sample of their failures (see :meth:`stored`) name the rest in one case, and their
+        passes by count: which indices passed is no longer known."""
         if result.skipped:
             return
         cls = "golden_path.agent_flow"
         for f in result.failures:
             yield JunitCase(f"session {f.index}", cls, f.duration_s, f"{f.kind}: {f.error}")
+        passes = result.passed + result.flaky
+        unkept = result.failed - len(result.failures)
+        if unkept > 0:
+            kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(result.kinds.items()))
+            yield JunitCase(
+                f"{unkept} more failed sessions", cls, 0.0, f"like the ones above ({kinds})"
+            )
+            for k in range(passes):
+                yield JunitCase(f"passed session {k + 1}", cls, result.latency_p50_s or 0.0)
+            return
         failed = {f.index for f in result.failures}
         flaky = set(result.flaky_sessions)
-        passes, i = result.passed + result.flaky, 0
+        i = 0
         while passes:
             if i not in failed:
                 name = f"session {i}" + (" (flaky)" if i in flaky else "")

@@ -154,6 +154,11 @@ class CheckType:
     def load(self, data: Any) -> Any:
         raise NotImplementedError
 
+    def stored(self, result: Any) -> Any:
+        """The result as results.json keeps it (default: whole). Counts stay exact; a check
+        with one record per unit may keep a bounded sample of identical failures."""
+        return result
+
     def compact(self, result: Any) -> Any:
         """The result as kept in the issue's state block: evidence capped, counts exact.
 
