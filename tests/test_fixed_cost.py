@@ -11,7 +11,7 @@ import sys
 import jwt
 import pytest
 
-from bot.auth import mint_token
+from bot.auth import claims_of, mint_token
 from bot.runtime import GC_THRESHOLD, run_async
 
 
@@ -26,15 +26,16 @@ def test_hmac_tokens_are_what_pyjwt_makes(algorithm: str) -> None:
     )
     assert decoded["nested"] == {"é": [1, 2]} and decoded["iat"] == 1_700_000_000
     assert token == jwt.encode(decoded, secret, algorithm=algorithm)
+    assert claims_of(token) == decoded  # read back without PyJWT, the same claims
 
 
 def test_the_run_path_imports_no_jwt_cryptography_or_templates() -> None:
-    """Config, runner, checks and a minted token: PyJWT, cryptography, jinja2 stay unloaded."""
+    """Config, runner, checks, a token minted and read back: no PyJWT, cryptography, jinja2."""
     code = (
         "import sys, bot.cli, bot.settings, bot.config, bot.runner, bot.checks\n"
         "bot.checks.check_types()\n"
-        "from bot.auth import mint_token\n"
-        "mint_token('s' * 40, claims={'aud': 'backend'})\n"
+        "from bot.auth import mint_token, visible_claims\n"
+        "assert visible_claims(mint_token('s' * 40, claims={'aud': 'backend'}))['aud']\n"
         "print(sorted(m for m in ('jwt', 'cryptography', 'jinja2', 'github') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -13,6 +13,14 @@ more than once, calls several tools and may start sub-agents, so a run is held a
 *rules* (how often each event may arrive, partial order, open/close pairs), and it ends at
 the top-level agent's last event, not a sub-agent's. Everything configurable is resolved
 once per iteration (:class:`_Resolved`); the per-frame path only reads it.
+
+Two transports carry a session behind one interface — text frames in (:meth:`_Run.feed`),
+the close code and reason, the selected subprotocol, the upgrade's status and body out —
+so matching and judging (:func:`_judge`) are the same code and the evidence the same
+either way: the lean one (:mod:`bot.checks.ws_lean`, websockets' Sans-I/O protocol driven
+from loop callbacks) by default, websockets' asyncio client when a proxy is configured for
+the URL or compression is on. The choice is made once per run (:class:`_Plan`) and said
+once in the run log.
 """
 
 from __future__ import annotations
