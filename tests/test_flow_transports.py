@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import ipaddress
 import json
 import logging
@@ -337,3 +338,28 @@ def test_compression_selects_websockets_and_passes(sample: SampleTarget) -> None
     spec = FlowSpec(url=sample.ws_url, token=token, compression=True)
     assert transport_for(spec) == "websockets transport (compression configured)"
     assert asyncio.run(run_agent_flow(spec, 5, concurrency=5)).passed == 5
+
+
+def test_finished_lean_connections_free_themselves_without_the_gc(sample: SampleTarget) -> None:
+    """Collector off: no protocol outlives its session, passed, rejected or unreachable."""
+    from websockets.client import ClientProtocol
+
+    from bot.checks.ws_lean import LeanSocket
+
+    token = sample.mint_token()
+    passing = FlowSpec(url=sample.ws_url, token=token, transport="lean")
+    rejected = replace(passing, token=None, token_in="none")
+    unreachable = replace(passing, url=sample.ws_url.rsplit(":", 1)[0] + ":9/ws")
+    gc.collect()
+    gc.disable()
+    try:
+        summaries = [
+            asyncio.run(run_agent_flow(spec, 20, concurrency=5))
+            for spec in (passing, rejected, unreachable)
+        ]
+        alive = [o for o in gc.get_objects() if isinstance(o, ClientProtocol | LeanSocket)]
+    finally:
+        gc.enable()
+    assert [s.passed for s in summaries] == [20, 0, 0]
+    assert [set(s.kinds) for s in summaries[1:]] == [{"auth_rejected"}, {"unreachable"}]
+    assert alive == []

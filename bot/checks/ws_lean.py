@@ -80,6 +80,7 @@ class Plan:
         request.headers.setdefault("User-Agent", user_agent)
         head, found, tail = request.serialize().partition(probe.key.encode())
         assert found, "the key is in the request"
+        probe.parser = None  # type: ignore[assignment]  # see LeanSocket.connection_lost
         self.request_head, self.request_tail = head, tail
 
 
@@ -234,14 +235,19 @@ class LeanSocket(asyncio.Protocol):
             elif phase == OPEN:
                 self.on_lost()
         finally:
-            # websockets' parser is a generator holding its protocol: a cycle only the
-            # garbage collector would free, thousands of connections later (RSS grows with
-            # the session count). Dropping it, and the transport (which holds us), lets
-            # reference counting free the connection now.
-            proto.parser = None  # type: ignore[assignment]
-            self.transport = None
-            if not self.done.done():
-                self.done.set_result(None)
+            self.release()
+
+    def release(self) -> None:
+        """Let reference counting free this connection now that it is over.
+
+        websockets' parser is a generator holding its protocol: a cycle only the garbage
+        collector would break, thousands of connections later (RSS would grow with the
+        session count); the transport holds us, and we hold it.
+        """
+        self.proto.parser = None  # type: ignore[assignment]
+        self.transport = None
+        if not self.done.done():
+            self.done.set_result(None)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -305,6 +311,7 @@ async def open_socket(sock: LeanSocket, connect_timeout: float) -> None:
     except Exception as exc:  # unreachable, TLS refused, timed out: the hook classifies it
         sock.refuse(exc)
         sock.abort()
+        sock.release()
         return
     if sock.phase == CONNECTING:  # the request is out; its answer gets the rest of the time
         sock.set_deadline(deadline)
