@@ -232,6 +232,8 @@ class Redactor:
         self._literal: _Literals | None = None
         self._lock = threading.Lock()
         self._on_register: list[Callable[[str], None]] = []
+        #: changes whenever the set of secrets does, so a cache of results can tell it is stale
+        self.generation = 0
 
     def register(self, *values: str | None) -> None:
         """Mask these values from now on (and tell listeners, e.g. ``::add-mask::``)."""
@@ -245,6 +247,7 @@ class Redactor:
                 added.append(value)
             if added:
                 self._literal = _Literals(self._literals)
+                self.generation += 1
             listeners = list(self._on_register)
         for value in added:
             for listener in listeners:
@@ -281,6 +284,7 @@ class Redactor:
             self._literals.clear()
             self._literal = None
             self._on_register.clear()
+            self.generation += 1
 
 
 #: The process-wide redactor. One instance, because a secret registered anywhere must be
@@ -297,11 +301,23 @@ def register(*values: str | None) -> None:
 
 
 def redact_obj(value: object) -> object:
-    """Redact every string inside JSON-like data (dicts, lists, tuples)."""
-    if isinstance(value, str):
-        return REDACTOR(value)
-    if isinstance(value, dict):
-        return {k: redact_obj(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_obj(v) for v in value]
-    return value
+    """Redact every string inside JSON-like data (dicts, lists, tuples).
+
+    Each distinct string is redacted once per call: results of many failed sessions
+    repeat the same few reasons thousands of times.
+    """
+    seen: dict[str, str] = {}
+
+    def walk(value: object) -> object:
+        if isinstance(value, str):
+            out = seen.get(value)
+            if out is None:
+                out = seen[value] = REDACTOR(value)
+            return out
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(value)

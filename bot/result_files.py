@@ -6,12 +6,14 @@ Both are written from the same iteration and verdict the issue shows, and both a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bot import redact
 from bot.checks import check_types, iteration_from_dict
@@ -23,11 +25,12 @@ from bot.verdict import Verdict
 GITIGNORE = "# written by golden-path: results, reports and pending state, not source\n*\n"
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str | Callable[[TextIO], None]) -> None:
     """Write via a temp file and rename, so readers never see half a file.
 
     The bot's own output directory (``.golden-path/``) gets a ``.gitignore`` when created, so
-    its files never end up in a commit by accident.
+    its files never end up in a commit by accident. ``text`` may be a function that writes
+    the content to the file it is given (a file too big to hold as one string first).
     """
     for folder in (path.parent, *path.parent.parents):
         if folder.name == Path(DEFAULT_OUT).name and not folder.exists():
@@ -37,13 +40,18 @@ def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+        if callable(text):
+            text(fh)
+        else:
+            fh.write(text)
     os.replace(tmp, path)
 
 
 def results_data(it: Iteration, verdict: Verdict) -> dict[str, Any]:
     """``results.json``'s content: the facts, a summary and the verdict, redacted."""
-    data = it.to_dict()
+    stored = {ct.key: ct for ct in check_types()}
+    checks = {k: stored[k].stored(v) if k in stored else v for k, v in it.checks.items()}
+    data = dataclasses.replace(it, checks=checks).to_dict()
     for ct in check_types():  # every check's key is there, null when it did not run
         data.setdefault(ct.key, None)
     c = verdict.counts
@@ -60,50 +68,82 @@ def read_results(path: Path) -> Iteration:
     return iteration_from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def junit_cases(it: Iteration) -> list[JunitCase]:
-    """Every test case: the deploy, then each check type's own."""
-    cases: list[JunitCase] = []
+def junit_cases(it: Iteration) -> Iterator[JunitCase]:
+    """Every test case: the deploy, then each check type's own (generated, not stored)."""
     if it.deploy is not None:
         d = it.deploy
         failure = None if d.ok else d.error
-        cases.append(
-            JunitCase("deploy", "golden_path.deploy", d.duration_s, failure, skipped=not d.ran)
-        )
+        yield JunitCase("deploy", "golden_path.deploy", d.duration_s, failure, skipped=not d.ran)
     for ct in check_types():
         result = it.checks.get(ct.key)
         if result is not None:
-            cases += ct.cases(result)
-    return cases
+            yield from ct.cases(result)
+
+
+def _start_tag(el: ET.Element) -> str:
+    """``<name attr="…">`` as ElementTree writes it (its escaping, its attribute order)."""
+    el.text = "-"
+    text = ET.tostring(el, "unicode")
+    return text[: text.index(">") + 1]  # ">" inside a value is written as &gt;
 
 
 def write_junit(path: Path, it: Iteration) -> None:
-    """JUnit XML readable by the common consumers (one <testsuite> per component)."""
-    root = ET.Element("testsuites", name=f"golden-path {it.environment}")
-    suites: dict[str, ET.Element] = {}
+    """JUnit XML readable by the common consumers (one <testsuite> per component).
+
+    Written case by case, suite by suite (the cases are generated again for each suite):
+    a run of 10,000 sessions has 10,000 cases, and a tree of them all would be the largest
+    thing the run ever holds in memory. The text is what ``ET.indent`` would make of the tree.
+    """
+    counts: dict[str, list[int]] = {}  # classname → tests, failures, errors, skipped
     for case in junit_cases(it):
-        name = case.classname.removeprefix("golden_path.").removeprefix("pytest.")
-        suite = suites.get(case.classname)
-        if suite is None:
-            suite = suites[case.classname] = ET.SubElement(root, "testsuite", name=name)
-        el = ET.SubElement(
-            suite,
-            "testcase",
-            name=redact.redact(case.name),
-            classname=case.classname,
-            time=f"{case.time_s:.3f}",
-        )
+        c = counts.setdefault(case.classname, [0, 0, 0, 0])
+        c[0] += 1
         if case.skipped:
-            ET.SubElement(el, "skipped")
+            c[3] += 1
         elif case.failure is not None:
-            text = redact.redact(case.failure)
-            ET.SubElement(el, case.kind, message=text[:1000]).text = text
-    for s in root.iter("testsuite"):
-        cases = s.findall("testcase")
-        s.set("tests", str(len(cases)))
-        s.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
-        s.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
-        s.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
-    ET.indent(root)
-    atomic_write(
-        path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-    )
+            c[1 if case.kind == "failure" else 2] += 1
+    root = ET.Element("testsuites", name=f"golden-path {it.environment}")
+    said: dict[str, str] = {}  # failures repeat: each distinct text redacted once
+
+    def redacted(text: str) -> str:
+        out = said.get(text)
+        if out is None:
+            out = said[text] = redact.redact(text)
+        return out
+
+    def write(fh: TextIO) -> None:
+        fh.write('<?xml version="1.0" encoding="utf-8"?>\n')
+        if not counts:
+            fh.write(ET.tostring(root, "unicode") + "\n")
+            return
+        fh.write(_start_tag(root) + "\n")
+        for classname, (tests, failures, errors, skipped) in counts.items():
+            suite = ET.Element(
+                "testsuite",
+                name=classname.removeprefix("golden_path.").removeprefix("pytest."),
+                tests=str(tests),
+                failures=str(failures),
+                errors=str(errors),
+                skipped=str(skipped),
+            )
+            fh.write("  " + _start_tag(suite) + "\n")
+            for case in junit_cases(it):
+                if case.classname != classname:
+                    continue
+                el = ET.Element(
+                    "testcase",
+                    name=redact.redact(case.name),
+                    classname=case.classname,
+                    time=f"{case.time_s:.3f}",
+                )
+                if case.skipped:
+                    ET.SubElement(el, "skipped")
+                elif case.failure is not None:
+                    text = redacted(case.failure)
+                    ET.SubElement(el, case.kind, message=text[:1000]).text = text
+                ET.indent(el, level=2)
+                fh.write("    " + ET.tostring(el, "unicode") + "\n")
+            fh.write("  </testsuite>\n")
+        fh.write("</testsuites>\n")
+
+    atomic_write(path, write)

@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from bot.checks.agent_flow import (
     run_agent_flow,
     run_connection,
 )
-from bot.config import AgentFlow
+from bot.config import AgentFlow, parse_config
 from bot.redact import MASK
 from bot.results import FlowSession, FlowSummary, Kind
 from bot.sample import SampleTarget
@@ -528,3 +529,51 @@ def test_aggregator_counts_events_per_session() -> None:
     agg.add(FlowSession(index=1, ok=False, events_seen={"agent_started": 0.1, "x": 0.2}))
     seen = agg.finish(1.0, 1).event_seen
     assert seen["agent_started"] == 2 and seen["agent_completed"] == 0 and seen["x"] == 1
+
+
+# -- what results.json keeps ------------------------------------------------------------------
+
+
+def test_results_keep_a_sample_of_identical_failures_with_exact_counts(tmp_path: Path) -> None:
+    """60 identical failures + 3 others: 25 + 3 stored, counts exact, junit says the rest."""
+    import xml.etree.ElementTree as ET
+
+    from bot.checks.agent_flow import STORED_PER_GROUP, AgentFlowCheck
+    from bot.result_files import read_results, results_data, write_junit, write_results
+    from bot.results import Iteration
+    from bot.verdict import judge
+
+    agg = FlowAggregator(FlowSpec(url="ws://h/ws"))
+    for i in range(60):
+        agg.add(
+            FlowSession(
+                index=i,
+                ok=False,
+                kind=Kind.AUTH_REJECTED,
+                close_code=1008,
+                error="closed 1008 'bad token' before agent_completed",
+            )
+        )
+    for i in range(60, 63):
+        agg.add(FlowSession(index=i, ok=False, kind=Kind.TIMEOUT, error=f"no answer {i}"))
+    for i in range(63, 100):
+        agg.add(FlowSession(index=i, ok=True, duration_s=0.1, events_seen={}))
+    summary = agg.finish(1.0, 10)
+    it = Iteration(environment="e", started_at="t")
+    it.checks["flow"] = summary
+    cfg = parse_config({"target": {"base_url": "http://h"}, "checks": {"health": []}})
+    flow = results_data(it, judge(it, cfg))["flow"]
+    assert len(flow["failures"]) == STORED_PER_GROUP + 3 and flow["failed"] == 63
+    assert flow["kinds"] == {"auth_rejected": 60, "timeout": 3}
+    assert len(summary.failures) == 63  # the run itself keeps them all
+
+    write_results(tmp_path / "results.json", it, judge(it, cfg))
+    back = read_results(tmp_path / "results.json")
+    assert AgentFlowCheck().failed_part(back.flow) is True  # a /retest reruns everything
+    write_junit(tmp_path / "junit.xml", back)
+    cases = list(ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"))
+    names = [c.get("name") for c in cases]
+    assert len(cases) == STORED_PER_GROUP + 3 + 1 + 37
+    assert "35 more failed sessions" in names and "passed session 37" in names
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(failed) == STORED_PER_GROUP + 3 + 1

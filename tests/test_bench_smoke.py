@@ -42,10 +42,14 @@ def run_bench(name: str) -> str:
 @pytest.mark.parametrize(
     ("script", "ratios", "checks"),
     [
-        ("bench_cpu.py", 2, ["every session passed: True"]),
+        (
+            "bench_cpu.py",
+            3,
+            ["every session passed (and every session of the auth-fault runs failed): True"],
+        ),
         ("bench_latency.py", 2, ["every session passed: True"]),
         ("bench_memory.py", 1, ["every session passed: True"]),
-        ("bench_startup.py", 1, []),
+        ("bench_startup.py", 2, ["CPU before the first session: median"]),
         (
             "bench_pytest.py",
             1,
@@ -58,6 +62,24 @@ def test_benchmark_runs_and_prints_its_ratio(script: str, ratios: int, checks: l
     assert len(RATIO.findall(out)) == ratios, out
     for text in checks:
         assert text in out, out
+
+
+def test_transport_probe_measures_both_websockets_transports() -> None:
+    """The probe behind the transport choice runs and prints a figure per transport."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDEN_PATH_")}
+    env["BENCH_SMOKE"] = "1"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "transport_probe.py"), "--profile", "default"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=BENCH.parent,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in ("websockets asyncio client", "websockets Sans-I/O + asyncio.Protocol"):
+        assert re.search(rf"{re.escape(name)} +\d+\.\d+ ms CPU/session", proc.stdout), proc.stdout
 
 
 def test_reference_client_runs_on_its_own() -> None:

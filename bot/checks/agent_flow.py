@@ -13,6 +13,14 @@ more than once, calls several tools and may start sub-agents, so a run is held a
 *rules* (how often each event may arrive, partial order, open/close pairs), and it ends at
 the top-level agent's last event, not a sub-agent's. Everything configurable is resolved
 once per iteration (:class:`_Resolved`); the per-frame path only reads it.
+
+Two transports carry a session behind one interface — text frames in (:meth:`_Run.feed`),
+the close code and reason, the selected subprotocol, the upgrade's status and body out —
+so matching and judging (:func:`_judge`) are the same code and the evidence the same
+either way: the lean one (:mod:`bot.checks.ws_lean`, websockets' Sans-I/O protocol driven
+from loop callbacks) by default, websockets' asyncio client when a proxy is configured for
+the URL or compression is on. The choice is made once per run (:class:`_Plan`) and said
+once in the run log.
 """
 
 from __future__ import annotations
@@ -29,22 +37,23 @@ import os
 import socket
 import ssl
 import time
+import typing
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
-    ConnectionClosed,
     InvalidHandshake,
     InvalidStatus,
     InvalidURI,
     NegotiationError,
 )
+from websockets.version import version as websockets_version
 
 from bot import redact
+from bot.checks import ws_lean
 from bot.checks.base import (
     FAILED,
     PASSED,
@@ -59,13 +68,9 @@ from bot.kinds import info
 from bot.results import FlowSession, FlowSummary, Kind
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from websockets.asyncio.client import ClientConnection
 
-try:  # websockets >= 15 honours proxy variables, looked up on every connect unless given
-    from websockets.proxy import get_proxy as _get_proxy
-    from websockets.uri import parse_uri as _parse_uri
-except ImportError:  # older websockets: no proxy support, nothing to resolve
-    _get_proxy = None  # type: ignore[assignment]
+    from bot.config import Config
 
 DEFAULT_EVENTS = (
     "agent_started",
@@ -113,6 +118,12 @@ _UNREACHABLE_ERRNOS = {
 }
 _UNSET: Any = object()
 _MAX_UNPAIRED_SHOWN = 5
+MAX_SIZE = 2**20  # one message; a bigger one closes the connection (1009)
+USER_AGENT = "golden-path-bot"
+_loads = json.loads
+_perf = time.perf_counter
+#: websockets >= 15 takes ``proxy=`` (and reads the environment itself unless given one)
+_PROXY_ARG = int(websockets_version.split(".")[0]) >= 15
 
 
 def _path(dotted: str | None) -> Path | None:
@@ -135,6 +146,36 @@ def _text_at(msg: dict[str, Any], paths: Sequence[Path]) -> str | None:
             continue
         return value if isinstance(value, str) else json.dumps(value, default=str)
     return None
+
+
+class _Memo:
+    """Redaction of failure text, memoised: a blocked run repeats the same few reasons.
+
+    Keyed by the redactor's generation, so a secret registered later is never served from
+    a result computed before it was known.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.cache: dict[str, str] = {}
+        self.generation = -1
+
+    def __call__(self, text: str) -> str:
+        generation = redact.REDACTOR.generation
+        if generation != self.generation:
+            self.cache.clear()
+            self.generation = generation
+        out = self.cache.get(text)
+        if out is None:
+            out = redact.redact(text)
+            if len(self.cache) >= self.size:
+                self.cache.clear()
+            if len(text) <= 4000:
+                self.cache[text] = out
+        return out
+
+
+_redacted = _Memo()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +211,9 @@ class ErrorFrames:
             return None
         code = _text_at(msg, self.code_paths)
         return {
-            "type": redact.redact(str(kind if kind is not None else "")[:100]),
-            "error_code": redact.redact((code or "")[:100]),
-            "message": redact.redact(text[:2000])[:500],
+            "type": _redacted(str(kind if kind is not None else "")[:100]),
+            "error_code": _redacted((code or "")[:100]),
+            "message": _redacted(text[:2000])[:500],
         }
 
     def read_body(self, status: int, body: bytes | bytearray) -> dict[str, str] | None:
@@ -187,7 +228,7 @@ class ErrorFrames:
         return {
             "type": "http",
             "error_code": str(status),
-            "message": redact.redact(" ".join(text.split())[:2000])[:500],
+            "message": _redacted(" ".join(text.split())[:2000])[:500],
         }
 
 
@@ -209,6 +250,7 @@ class _Resolved:
         "agent_key",
         "caps",
         "errors",
+        "event_key",
         "expect",
         "final",
         "first",
@@ -219,7 +261,11 @@ class _Resolved:
         "needs",
         "pairs",
         "parent_key",
+        "plan",
         "query",
+        "rk0",
+        "rk1",
+        "run_key",
         "subprotocols",
         "token_protocol",
         "token_shown",
@@ -237,6 +283,12 @@ class _Resolved:
         self.wanted = frozenset(events)
         self.first, self.final = events[0], events[-1]
         self.key0 = spec.event_key[0] if len(spec.event_key) == 1 else None
+        self.event_key, self.run_key = spec.event_key, spec.run_key
+        run_key = spec.run_key
+        self.rk0: str | None
+        self.rk1: str | None
+        self.rk0, self.rk1 = run_key if run_key is not None and len(run_key) == 2 else (None, None)
+        self.plan: _Plan | None = None  # how to connect: decided at the first run
         self.needs = tuple((e, rules[e].min if e in rules else 1) for e in events)
         self.caps = tuple((e, r.max) for e, r in rules.items() if r.max is not None)
         self.pairs = tuple((r.event, r.pair, r.by is not None) for r in rules.values() if r.pair)
@@ -283,7 +335,7 @@ class _Resolved:
             return None
         if protocol == self.token_protocol:
             return self.token_shown
-        return redact.redact(protocol)[:100]
+        return _redacted(protocol)[:100]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +373,9 @@ class FlowSpec:
     extra_subprotocols: tuple[str, ...] = ()
     expect_selected: str | None = None  # a protocol offered, or the template for the token's
     error_frames: ErrorFrames = ErrorFrames()
+    #: auto: the lean transport unless a proxy or compression needs websockets' client;
+    #: lean / websockets force one (tests, benchmarks)
+    transport: str = "auto"
     resolved: _Resolved = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -383,8 +438,16 @@ _PROXY_VARS = tuple(
 
 @functools.lru_cache(maxsize=32)
 def _resolve_proxy(url: str, _env: tuple[str | None, ...]) -> str | None:
-    assert _get_proxy is not None
-    return _get_proxy(_parse_uri(url))
+    try:  # websockets >= 15 honours proxy variables, looked up on every connect unless given
+        from websockets.proxy import get_proxy
+        from websockets.uri import parse_uri
+    except ImportError:  # older websockets: no proxy support, nothing to resolve
+        return None
+    return get_proxy(parse_uri(url))
+
+
+def _proxy_env() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _PROXY_VARS)
 
 
 def _proxy_for(url: str) -> str | None:
@@ -395,38 +458,96 @@ def _proxy_for(url: str) -> str | None:
     per session on loopback, and a ``KeyError`` when another thread changes
     ``os.environ`` meanwhile (pytest sets ``PYTEST_CURRENT_TEST`` around every test).
     """
-    return _resolve_proxy(url, tuple(os.environ.get(name) for name in _PROXY_VARS))
+    env = _proxy_env()
+    if not any(env):  # the usual case: nothing to ask urllib (nor to import it for)
+        return None
+    return _resolve_proxy(url, env)
 
 
-def _connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
+class _Plan:
+    """How every connection of a run connects, decided once per run (and per proxy env).
+
+    The lean transport (:mod:`bot.checks.ws_lean`) is the default; websockets' asyncio
+    client remains for what the lean one leaves out: an HTTP/SOCKS proxy configured for
+    the URL, and permessage-deflate (``compression: true``).
+    """
+
+    __slots__ = ("env", "kwargs", "lean", "message", "reason", "url")
+
+    def __init__(self, spec: FlowSpec, env: tuple[str | None, ...]) -> None:
+        r = spec.resolved
+        self.env = env
+        self.message = spec.message.encode()
+        url = spec.url
+        if r.query:
+            url = f"{url}{'&' if '?' in url else '?'}{r.query}"
+        self.url = url
+        proxy = _proxy_for(spec.url)
+        self.kwargs: dict[str, Any] = {
+            "open_timeout": spec.connect_timeout,
+            "close_timeout": 1.0,
+            "ping_interval": None,
+            "compression": "deflate" if spec.compression else None,
+            "max_size": MAX_SIZE,
+            "user_agent_header": USER_AGENT,
+        }
+        if _PROXY_ARG:
+            self.kwargs["proxy"] = proxy
+        wss = url.startswith("wss:")
+        if spec.ssl_context is not None and wss:
+            self.kwargs["ssl"] = spec.ssl_context
+        if r.headers is not None:
+            self.kwargs["additional_headers"] = r.headers
+        if r.subprotocols is not None:
+            self.kwargs["subprotocols"] = r.subprotocols
+        self.lean: ws_lean.Plan | None = None
+        if spec.transport == "websockets":
+            self.reason = "asked for"
+        elif spec.compression and spec.transport != "lean":
+            self.reason = "compression configured"
+        elif proxy is not None and spec.transport != "lean":
+            self.reason = "proxy configured"
+        else:
+            try:
+                self.lean = ws_lean.Plan(
+                    url,
+                    headers=r.headers,
+                    subprotocols=r.subprotocols,
+                    ssl_context=spec.ssl_context if wss else None,
+                    max_size=MAX_SIZE,
+                    user_agent=USER_AGENT,
+                )
+                self.reason = ""
+            except Exception as exc:  # a URL websockets refuses: its connect classifies it
+                self.reason = f"{type(exc).__name__}"
+
+    @property
+    def described(self) -> str:
+        """What the run log says, once per run."""
+        if self.lean is not None:
+            return "lean transport"
+        return f"websockets transport ({self.reason})"
+
+
+def _plan(spec: FlowSpec) -> _Plan:
     r = spec.resolved
-    url = spec.url
-    kwargs: dict[str, Any] = {
-        "open_timeout": spec.connect_timeout,
-        "close_timeout": 1.0,
-        "ping_interval": None,
-        "compression": "deflate" if spec.compression else None,
-        "max_size": 2**20,
-        "user_agent_header": "golden-path-bot",
-    }
-    if _get_proxy is not None:
-        kwargs["proxy"] = _proxy_for(url)
-    if spec.ssl_context is not None and url.startswith("wss:"):
-        kwargs["ssl"] = spec.ssl_context
-    if r.headers is not None:
-        kwargs["additional_headers"] = r.headers
-    if r.subprotocols is not None:
-        kwargs["subprotocols"] = r.subprotocols
-    if r.query:
-        url = f"{url}{'&' if '?' in url else '?'}{r.query}"
-    return url, kwargs
+    env = _proxy_env()
+    plan = r.plan
+    if plan is None or plan.env != env:
+        plan = r.plan = _Plan(spec, env)
+    return plan
+
+
+def transport_for(spec: FlowSpec) -> str:
+    """The transport a run of ``spec`` uses now, as the run log names it."""
+    return _plan(spec).described
 
 
 def classify_connect_error(
     exc: BaseException, session: FlowSession, errors: ErrorFrames | None = None
 ) -> None:
     """Fill ``session`` from a failed opening handshake (and the server's answer, if any)."""
-    session.error = redact.redact(f"{type(exc).__name__}: {exc}")[:500]
+    session.error = _redacted(f"{type(exc).__name__}: {exc}")[:500]
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
         session.handshake_status = status
@@ -457,109 +578,130 @@ def classify_connect_error(
 _Seen = list[tuple[str, float, Any]]  # (event, seconds since start, pairing id)
 
 
-async def _exchange(ws: ClientConnection, spec: FlowSpec, session: FlowSession, t0: float) -> None:
-    """Send one message and collect its events; fills ``session`` (ok stays False)."""
-    r = spec.resolved
-    wanted, first, final, key0 = r.wanted, r.first, r.final, r.key0
-    event_key, run_key, lifecycle, id_paths = spec.event_key, spec.run_key, r.lifecycle, r.id_paths
-    # the usual run key is two levels deep (data.run_id): read it without a call
-    rk0, rk1 = run_key if run_key is not None and len(run_key) == 2 else (None, None)
-    ours: Any = _UNSET
-    top_agent: Any = _UNSET
-    runs: dict[Any, _Seen] = {}
-    subs: list[tuple[Any, str, Any]] = []  # sub-agents' first/final frames: (run, event, agent)
-    malformed = 0
-    timed_out = closed = False
-    perf, loads = time.perf_counter, json.loads
-    try:
-        async with asyncio.timeout(spec.timeout):
-            with contextlib.suppress(ConnectionClosed):
-                # a server that authenticates after the upgrade may already have closed;
-                # its error frame is still buffered, so read on instead of giving up
-                await ws.send(spec.message)
-            async for raw in ws:
-                if isinstance(raw, bytes):
-                    malformed += 1
-                    continue
-                try:
-                    msg = loads(raw)
-                except ValueError:
-                    malformed += 1
-                    continue
-                if not isinstance(msg, dict):
-                    continue
-                event: Any = msg.get(key0) if key0 is not None else _dig(msg, event_key)
-                try:
-                    ours_too = event in wanted
-                except TypeError:  # an object where the name should be: not an event
-                    ours_too = False
-                if not ours_too:
-                    if session.error_frame is None:
-                        session.error_frame = r.errors.read(msg)
-                    continue
-                if rk0 is not None:
-                    rid = msg.get(rk0)
-                    rid = rid.get(rk1) if rid.__class__ is dict else None
-                else:
-                    rid = _dig(msg, run_key) if run_key else None
-                if rid is not None and rid.__class__ is not str and not isinstance(rid, int):
-                    rid = None
-                if event in lifecycle:  # only with agent_key/parent_key: whose start or end?
-                    agent = _dig(msg, r.agent_key) if r.agent_key else None
-                    if r.parent_key is not None:
-                        parent = _dig(msg, r.parent_key)
-                        sub = parent is not None and parent != ""
-                    else:
-                        sub = top_agent is not _UNSET and agent != top_agent
-                    if sub:
-                        subs.append((rid, event, agent))
-                        continue
-                    if ours is _UNSET and event == first:
-                        top_agent = agent
-                if ours is _UNSET and event == first:
-                    ours = rid  # our run is the one that started after our message
-                if event in id_paths:
-                    pid = _dig(msg, id_paths[event])
-                    if pid is not None and not isinstance(pid, str | int):
-                        pid = json.dumps(pid, sort_keys=True, default=str)
-                else:
-                    pid = None
-                runs.setdefault(rid, []).append((event, perf() - t0, pid))
-                if event == final and (ours is _UNSET or rid == ours):
-                    break
-            else:
-                closed = True
-    except TimeoutError:
-        timed_out = True
-    except ConnectionClosed:
-        closed = True
+class _Run:
+    """One run's frames, matched as they arrive, whichever transport reads them.
 
-    seen_list = runs.get(ours, []) if ours is not _UNSET else _pick_run(runs, final)
-    if timed_out:
-        done_subs = [a for rid, e, a in subs if e == final and (ours is _UNSET or rid == ours)]
-    else:
-        done_subs = []
-    _judge(spec, session, seen_list, done_subs, closed, timed_out, malformed, ws)
-    session.duration_s = perf() - t0
-    if session.ok and spec.max_latency is not None and session.duration_s > spec.max_latency:
-        session.ok = False
-        session.kind = Kind.SLOW
-        session.error = f"{session.duration_s:.3f}s, over the {spec.max_latency:g}s limit"
+    Fed one text frame at a time (:meth:`feed`), then judged once (:func:`_judge`). A run
+    that passes leaves only its duration and event times behind (the aggregator's
+    counters); only a failure becomes a :class:`FlowSession`.
+    """
+
+    __slots__ = (
+        "counts",
+        "duration",
+        "error_frame",
+        "index",
+        "malformed",
+        "ours",
+        "position",
+        "r",
+        "runs",
+        "seen",
+        "subprotocol",
+        "subs",
+        "t0",
+        "top_agent",
+    )
+
+    def __init__(self, r: _Resolved, index: int, position: int, t0: float) -> None:
+        self.r = r
+        self.index = index
+        self.position = position
+        self.t0 = t0
+        self.ours: Any = _UNSET
+        self.top_agent: Any = _UNSET
+        self.runs: dict[Any, _Seen] = {}
+        self.subs: list[tuple[Any, str, Any]] = []  # sub-agents' first/final frames
+        self.malformed = 0
+        self.error_frame: dict[str, str] | None = None
+        self.subprotocol: str | None = None
+        self.seen: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.duration = 0.0
+
+    def feed(self, raw: str | ws_lean.Data) -> bool:
+        """One text frame; True when it ends the run (our top-level agent's final event)."""
+        r = self.r
+        try:  # bytes decoded here: json.loads would first guess their encoding
+            msg = _loads(raw if raw.__class__ is str else raw.decode())  # type: ignore[union-attr]
+        except ValueError:  # not JSON, or not UTF-8
+            self.malformed += 1
+            return False
+        if msg.__class__ is not dict:
+            return False
+        key0 = r.key0
+        event: Any = msg.get(key0) if key0 is not None else _dig(msg, r.event_key)
+        try:
+            ours_too = event in r.wanted
+        except TypeError:  # an object where the name should be: not an event
+            ours_too = False
+        if not ours_too:
+            if self.error_frame is None:
+                self.error_frame = r.errors.read(msg)
+            return False
+        rk0 = r.rk0
+        if rk0 is not None:  # the usual run key is two levels deep (data.run_id)
+            rid = msg.get(rk0)
+            rid = rid.get(r.rk1) if rid.__class__ is dict else None
+        else:
+            rid = _dig(msg, r.run_key) if r.run_key else None
+        if rid is not None and rid.__class__ is not str and not isinstance(rid, int):
+            rid = None
+        if event in r.lifecycle:  # only with agent_key/parent_key: whose start or end?
+            agent = _dig(msg, r.agent_key) if r.agent_key else None
+            if r.parent_key is not None:
+                parent = _dig(msg, r.parent_key)
+                sub = parent is not None and parent != ""
+            else:
+                sub = self.top_agent is not _UNSET and agent != self.top_agent
+            if sub:
+                self.subs.append((rid, event, agent))
+                return False
+            if self.ours is _UNSET and event == r.first:
+                self.top_agent = agent
+        if self.ours is _UNSET and event == r.first:
+            self.ours = rid  # our run is the one that started after our message
+        if event in r.id_paths:
+            pid = _dig(msg, r.id_paths[event])
+            if pid is not None and not isinstance(pid, str | int):
+                pid = json.dumps(pid, sort_keys=True, default=str)
+        else:
+            pid = None
+        seen = self.runs.get(rid)
+        if seen is None:
+            seen = self.runs[rid] = []
+        seen.append((event, _perf() - self.t0, pid))
+        return event == r.final and (self.ours is _UNSET or rid == self.ours)
+
+    def session(self) -> FlowSession:
+        """A passing run as a whole record (for callers that want every session back)."""
+        return FlowSession(
+            index=self.index,
+            ok=True,
+            events_seen=self.seen,
+            counts=self.counts,
+            duration_s=self.duration,
+            subprotocol=self.subprotocol,
+            run=self.position,
+        )
 
 
 def _judge(
     spec: FlowSpec,
-    session: FlowSession,
-    seen_list: _Seen,
-    done_subs: list[Any],
+    run: _Run,
     closed: bool,
     timed_out: bool,
-    malformed: int,
-    ws: ClientConnection,
-) -> None:
-    """Hold one run's events against the rules; the first broken rule names the failure."""
+    close_code: int | None,
+    close_reason: str | None,
+) -> FlowSession | None:
+    """Hold one run's events against the rules; the first broken rule names the failure.
+
+    Returns None when the run passed (its times stay on ``run``), else the failure.
+    """
     r = spec.resolved
     final = r.final
+    ours = run.ours
+    seen_list = run.runs.get(ours, []) if ours is not _UNSET else _pick_run(run.runs, final)
     counts: dict[str, int] = {}
     seen: dict[str, float] = {}
     position: dict[str, int] = {}  # arrival order: frames read together share a timestamp
@@ -571,73 +713,96 @@ def _judge(
             position[event] = pos
         else:
             counts[event] = n + 1
-    session.events_seen = seen
-    session.counts = counts
-    session.missing = missing = [e for e, least in r.needs if counts.get(e, 0) < least]
-    session.order_violations = [
+    duration = _perf() - run.t0
+    missing = [e for e, least in r.needs if counts.get(e, 0) < least]
+    violations = [
         f"{after} before {before}"
         for before, after in spec.order
         if before in position and after in position and position[after] < position[before]
     ]
-    if r.pairs:
-        session.unpaired = _unpaired(seen_list, r.pairs)
+    unpaired = _unpaired(seen_list, r.pairs) if r.pairs else []
     over = [(e, counts[e], most) for e, most in r.caps if counts.get(e, 0) > most]
+    malformed = run.malformed
+    kind: Kind | None = None
+    error = ""
+    reason = ""
     if closed or timed_out:
-        session.close_code = ws.close_code
-        session.close_reason = redact.redact(ws.close_reason or "")[:300]
+        reason = _redacted(close_reason or "")[:300]
     if closed and final not in seen:
-        code = ws.close_code
-        session.kind = (
+        kind = (
             Kind.AUTH_REJECTED
-            if code == 1008
+            if close_code == 1008
             else Kind.SERVER_ERROR
-            if code == 1011
+            if close_code == 1011
             else Kind.CLOSED_EARLY
         )
-        said = (session.error_frame or {}).get("message")
-        if session.close_reason or not said:
-            session.error = f"closed {code} {session.close_reason!r} before {final}"
+        said = (run.error_frame or {}).get("message")
+        if reason or not said:
+            error = f"closed {close_code} {reason!r} before {final}"
         else:  # no close reason: the error frame is the server's only word
-            session.error = f"closed {code} before {final}; the server said: {said}"
-    elif timed_out and done_subs:
-        names = ", ".join(sorted({redact.redact(str(a))[:60] for a in done_subs if a}))
-        session.kind = Kind.AGENT_INCOMPLETE
-        session.error = (
+            error = f"closed {close_code} before {final}; the server said: {said}"
+    elif timed_out and (
+        done_subs := [a for rid, e, a in run.subs if e == final and (ours is _UNSET or rid == ours)]
+    ):
+        names = ", ".join(sorted({_redacted(str(a))[:60] for a in done_subs if a}))
+        kind = Kind.AGENT_INCOMPLETE
+        error = (
             f"the top-level agent sent no {final} within {spec.timeout:g}s; "
             f"sub-agent{' ' + names if names else 's'} did"
         )
     elif timed_out:
-        session.kind = Kind.TIMEOUT
-        session.error = f"no {final} within {spec.timeout:g}s"
+        kind = Kind.TIMEOUT
+        error = f"no {final} within {spec.timeout:g}s"
     elif missing:
-        session.kind = Kind.MISSING_EVENT
+        kind = Kind.MISSING_EVENT
         parts = [
             f"{e} ({counts[e]} of at least {least})" if counts.get(e) else e
             for e, least in r.needs
             if e in missing
         ]
-        session.error = "missing " + ", ".join(parts)
-    elif session.order_violations:
-        session.kind = Kind.OUT_OF_ORDER
-        session.error = "; ".join(session.order_violations)
-    elif session.unpaired:
-        session.kind = Kind.UNPAIRED_EVENT
-        shown = session.unpaired[:_MAX_UNPAIRED_SHOWN]
-        more = len(session.unpaired) - len(shown)
-        session.error = "unpaired " + "; ".join(shown) + (f"; and {more} more" if more else "")
+        error = "missing " + ", ".join(parts)
+    elif violations:
+        kind = Kind.OUT_OF_ORDER
+        error = "; ".join(violations)
+    elif unpaired:
+        kind = Kind.UNPAIRED_EVENT
+        shown = unpaired[:_MAX_UNPAIRED_SHOWN]
+        more = len(unpaired) - len(shown)
+        error = "unpaired " + "; ".join(shown) + (f"; and {more} more" if more else "")
     elif over:
         duplicate = over[0][2] == 1
-        session.kind = Kind.DUPLICATE_EVENT if duplicate else Kind.TOO_MANY_EVENTS
-        session.error = ("duplicate " if duplicate else "too many ") + ", ".join(
+        kind = Kind.DUPLICATE_EVENT if duplicate else Kind.TOO_MANY_EVENTS
+        error = ("duplicate " if duplicate else "too many ") + ", ".join(
             f"{e} ({n} arrived, at most {most})" for e, n, most in over
         )
     elif malformed:
-        session.kind = Kind.PROTOCOL_ERROR
-        session.error = f"{malformed} malformed or binary frame(s)"
-    else:
-        session.ok = True
-    if malformed and not session.ok and session.kind is not Kind.PROTOCOL_ERROR:
-        session.error += f"; {malformed} malformed or binary frame(s)"
+        kind = Kind.PROTOCOL_ERROR
+        error = f"{malformed} malformed or binary frame(s)"
+    elif spec.max_latency is not None and duration > spec.max_latency:
+        kind = Kind.SLOW
+        error = f"{duration:.3f}s, over the {spec.max_latency:g}s limit"
+    if kind is None:
+        run.seen, run.counts, run.duration = seen, counts, duration
+        return None
+    if malformed and kind is not Kind.PROTOCOL_ERROR and kind is not Kind.SLOW:
+        error += f"; {malformed} malformed or binary frame(s)"
+    return FlowSession(
+        index=run.index,
+        ok=False,
+        kind=kind,
+        events_seen=seen,
+        missing=missing,
+        order_violations=violations,
+        close_code=close_code if closed or timed_out else None,
+        close_reason=reason,
+        error_frame=run.error_frame,
+        subprotocol=run.subprotocol,
+        error=error,
+        duration_s=duration,
+        run=run.position,
+        counts=counts,
+        unpaired=unpaired,
+    )
 
 
 def _unpaired(seen_list: _Seen, pairs: tuple[tuple[str, str, bool], ...]) -> list[str]:
@@ -664,7 +829,7 @@ def _unpaired(seen_list: _Seen, pairs: tuple[tuple[str, str, bool], ...]) -> lis
 
 
 def _named(event: str, key: Any) -> str:
-    return event if key is None else f"{event} {redact.redact(str(key))[:60]}"
+    return event if key is None else f"{event} {_redacted(str(key))[:60]}"
 
 
 def _pick_run(runs: dict[Any, _Seen], final: str) -> _Seen:
@@ -695,42 +860,276 @@ def _subprotocol_problem(selected: str | None, r: _Resolved) -> tuple[Kind, str]
     return None
 
 
-async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSession]:
-    """One connection, ``len(indices)`` runs on it (connection reuse when > 1)."""
-    t0 = time.perf_counter()
-    url, kwargs = _connect_args(spec)
-    sessions = [FlowSession(index=i, ok=False, run=n) for n, i in enumerate(indices)]
+class _Sink(typing.Protocol):
+    """Where a connection's runs go: passes as bare runs, failures as whole records."""
+
+    def passed(self, run: _Run) -> None: ...
+
+    def failed(self, session: FlowSession) -> None: ...
+
+
+def _refused(
+    spec: FlowSpec, indices: Sequence[int], exc: BaseException, t0: float
+) -> list[FlowSession]:
+    """Every run of a connection that never opened: the same evidence, classified once."""
+    first = FlowSession(index=indices[0], ok=False)
+    classify_connect_error(exc, first, spec.resolved.errors)
+    first.duration_s = _perf() - t0
+    return [first] + [
+        _same_evidence(first, i, n, first.duration_s) for n, i in enumerate(indices[1:], 1)
+    ]
+
+
+def _same_evidence(
+    failed: FlowSession, index: int, position: int, duration: float = 0.0
+) -> FlowSession:
+    """A later run on a connection that is gone carries the failure that ended it."""
+    return FlowSession(
+        index=index,
+        ok=False,
+        kind=failed.kind,
+        error=failed.error,
+        close_code=failed.close_code,
+        close_reason=failed.close_reason,
+        error_frame=failed.error_frame,
+        handshake_status=failed.handshake_status,
+        subprotocol=failed.subprotocol,
+        duration_s=duration,
+        run=position,
+    )
+
+
+def _unusable(
+    spec: FlowSpec, indices: Sequence[int], selected: str | None, t0: float
+) -> list[FlowSession] | None:
+    """A socket that ignored our credentials' subprotocol: nothing is sent on it."""
+    r = spec.resolved
+    problem = _subprotocol_problem(selected, r) if r.subprotocols else None
+    if problem is None:
+        return None
+    shown = r.shown(selected)
+    took = _perf() - t0
+    return [
+        FlowSession(
+            index=i,
+            ok=False,
+            kind=problem[0],
+            error=problem[1],
+            subprotocol=shown,
+            duration_s=took,
+            run=n,
+        )
+        for n, i in enumerate(indices)
+    ]
+
+
+def _ends_connection(failure: FlowSession) -> bool:
+    return not (failure.kind and info(failure.kind).keeps_connection)
+
+
+class _FlowSocket(ws_lean.LeanSocket):
+    """The lean transport's side of a connection: runs its sessions one after another."""
+
+    __slots__ = ("indices", "message", "next", "run", "shown", "sink", "spec", "t0")
+
+    def __init__(
+        self,
+        plan: _Plan,
+        loop: asyncio.AbstractEventLoop,
+        spec: FlowSpec,
+        indices: Sequence[int],
+        sink: _Sink,
+    ) -> None:
+        assert plan.lean is not None
+        super().__init__(plan.lean, loop)
+        self.spec = spec
+        self.indices = indices
+        self.sink = sink
+        self.message = plan.message
+        self.t0 = _perf()
+        self.run: _Run | None = None
+        self.next = 0
+        self.shown: str | None = None
+
+    def on_refused(self, exc: BaseException) -> None:
+        for s in _refused(self.spec, self.indices, exc, self.t0):
+            self.sink.failed(s)
+
+    def on_open(self) -> None:
+        selected = self.proto.subprotocol
+        self.shown = self.spec.resolved.shown(selected)
+        unusable = _unusable(self.spec, self.indices, selected, self.t0)
+        if unusable is not None:
+            for s in unusable:
+                self.sink.failed(s)
+            self.next = len(self.indices)
+            self.close()
+            return
+        self._start(self.t0)
+
+    def _start(self, t0: float) -> None:
+        n = self.next
+        self.next = n + 1
+        run = self.run = _Run(self.spec.resolved, self.indices[n], n, t0)
+        run.subprotocol = self.shown
+        self.set_deadline(self.loop.time() + self.spec.timeout)
+        # a server that authenticates after the upgrade may have closed already; its
+        # error frame is still to be read, so the run goes on either way
+        self.send_text(self.message)
+
+    def on_message(self, data: ws_lean.Data, text: bool) -> None:
+        run = self.run
+        if run is None:
+            return
+        if not text:
+            run.malformed += 1
+        elif run.feed(data):
+            self._end(closed=False, timed_out=False)
+
+    def on_timeout(self) -> None:
+        if self.run is not None:
+            self._end(closed=False, timed_out=True)
+
+    def on_lost(self) -> None:
+        if self.run is not None:
+            self._end(closed=True, timed_out=False)
+
+    def _end(self, *, closed: bool, timed_out: bool) -> None:
+        run, self.run = self.run, None
+        assert run is not None
+        proto = self.proto
+        failure = _judge(self.spec, run, closed, timed_out, proto.close_code, proto.close_reason)
+        sink = self.sink
+        if failure is None:
+            sink.passed(run)
+        else:
+            sink.failed(failure)
+        rest = self.indices[self.next :]
+        if rest:
+            if (
+                not closed
+                and not self.closing
+                and (failure is None or not _ends_connection(failure))
+            ):
+                self._start(_perf())
+                return
+            gone = (
+                failure
+                if failure is not None
+                else _gone(proto.close_code, proto.close_reason, self.spec)
+            )
+            for n, i in enumerate(rest, self.next):
+                sink.failed(_same_evidence(gone, i, n))
+            self.next = len(self.indices)
+        self.close()
+
+
+def _gone(code: int | None, reason: str | None, spec: FlowSpec) -> FlowSession:
+    """Evidence for runs left over when the server closed right after a passing run."""
+    shown = _redacted(reason or "")[:300]
+    return FlowSession(
+        index=-1,
+        ok=False,
+        kind=Kind.CLOSED_EARLY,
+        error=f"closed {code} {shown!r} before {spec.resolved.final}",
+        close_code=code,
+        close_reason=shown,
+    )
+
+
+async def _lean_connection(
+    spec: FlowSpec, plan: _Plan, indices: Sequence[int], sink: _Sink
+) -> None:
+    sock = _FlowSocket(plan, asyncio.get_running_loop(), spec, indices, sink)
+    await ws_lean.open_socket(sock, spec.connect_timeout)
+
+
+async def _exchange(
+    ws: ClientConnection, spec: FlowSpec, run: _Run, message: str
+) -> FlowSession | None:
+    """websockets' asyncio client: send one message and feed its events to ``run``."""
+    from websockets.exceptions import ConnectionClosed
+
+    timed_out = closed = False
+    try:
+        async with asyncio.timeout(spec.timeout):
+            with contextlib.suppress(ConnectionClosed):
+                # a server that authenticates after the upgrade may already have closed;
+                # its error frame is still buffered, so read on instead of giving up
+                await ws.send(message)
+            async for raw in ws:
+                if isinstance(raw, bytes):
+                    run.malformed += 1
+                elif run.feed(raw):
+                    break
+            else:
+                closed = True
+    except TimeoutError:
+        timed_out = True
+    except ConnectionClosed:
+        closed = True
+    return _judge(spec, run, closed, timed_out, ws.close_code, ws.close_reason)
+
+
+async def _ws_connection(spec: FlowSpec, plan: _Plan, indices: Sequence[int], sink: _Sink) -> None:
+    """One connection through websockets' asyncio client (proxies, compression)."""
+    from websockets.asyncio.client import connect
+
+    t0 = _perf()
     r = spec.resolved
     try:
-        ws = await connect(url, **kwargs)
+        ws = await connect(plan.url, **plan.kwargs)
     except Exception as exc:  # a handshake failure is a finding, classified below
-        for s in sessions:
-            classify_connect_error(exc, s, r.errors)
-            s.duration_s = time.perf_counter() - t0
-        return sessions
+        for s in _refused(spec, indices, exc, t0):
+            sink.failed(s)
+        return
     try:
+        unusable = _unusable(spec, indices, ws.subprotocol, t0)
+        if unusable is not None:
+            for s in unusable:
+                sink.failed(s)
+            return
         shown = r.shown(ws.subprotocol)
-        problem = _subprotocol_problem(ws.subprotocol, r) if r.subprotocols else None
-        if problem is not None:  # nothing is sent on a socket that ignored our credentials
-            for s in sessions:
-                s.kind, s.error = problem
-                s.subprotocol = shown
-                s.duration_s = time.perf_counter() - t0
-            return sessions
-        for n, session in enumerate(sessions):
-            start = t0 if n == 0 else time.perf_counter()
-            session.subprotocol = shown
-            await _exchange(ws, spec, session, start)
-            if not session.ok and not (session.kind and info(session.kind).keeps_connection):
-                for rest in sessions[n + 1 :]:  # the connection is gone: same evidence
-                    rest.kind, rest.error = session.kind, session.error
-                    rest.close_code, rest.close_reason = session.close_code, session.close_reason
-                    rest.error_frame = session.error_frame
+        for n, index in enumerate(indices):
+            run = _Run(r, index, n, t0 if n == 0 else _perf())
+            run.subprotocol = shown
+            failure = await _exchange(ws, spec, run, spec.message)
+            if failure is None:
+                sink.passed(run)
+                continue
+            sink.failed(failure)
+            if _ends_connection(failure):
+                for m, rest in enumerate(indices[n + 1 :], n + 1):
+                    sink.failed(_same_evidence(failure, rest, m))
                 break
     finally:
         with contextlib.suppress(Exception):
             await ws.close()
-    return sessions
+
+
+def _connection(plan: _Plan) -> Callable[[FlowSpec, _Plan, Sequence[int], _Sink], Awaitable[None]]:
+    return _lean_connection if plan.lean is not None else _ws_connection
+
+
+class _Collect:
+    """Every session back as a record (``run_connection``'s callers, retries)."""
+
+    def __init__(self) -> None:
+        self.sessions: list[FlowSession] = []
+
+    def passed(self, run: _Run) -> None:
+        self.sessions.append(run.session())
+
+    def failed(self, session: FlowSession) -> None:
+        self.sessions.append(session)
+
+
+async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSession]:
+    """One connection, ``len(indices)`` runs on it (connection reuse when > 1)."""
+    plan = _plan(spec)
+    out = _Collect()
+    await _connection(plan)(spec, plan, indices, out)
+    return sorted(out.sessions, key=lambda s: s.run)
 
 
 # ``golden-path doctor`` speaks to a backend exactly as a session does (one client, not two):
@@ -743,13 +1142,16 @@ subprotocol_problem = _subprotocol_problem
 class FlowAggregator:
     """Counts passes, keeps failures: memory stays flat however many sessions run."""
 
-    def __init__(self, spec: FlowSpec) -> None:
+    def __init__(self, spec: FlowSpec, progress: Progress | None = None, total: int = 0) -> None:
         self.spec = spec
         self.summary = FlowSummary(url=redact.redact(spec.url))
         self.summary.event_seen = dict.fromkeys(spec.events, 0)
         self.durations = array("d")
         #: event → seconds after connect, one number per session that saw it (flat memory)
         self.event_times: dict[str, array[float]] = {e: array("d") for e in spec.events}
+        self.progress = progress
+        self.total = total
+        self.done = 0
 
     def add(self, session: FlowSession) -> None:
         s = self.summary
@@ -765,6 +1167,28 @@ class FlowAggregator:
         else:
             s.failed += 1
             s.failures.append(session)
+
+    def passed(self, run: _Run) -> None:
+        """A passing run: counters and latency samples, no record."""
+        s = self.summary
+        s.total += 1
+        s.passed += 1
+        self.durations.append(run.duration)
+        event_seen, times = s.event_seen, self.event_times
+        for event, at in run.seen.items():
+            event_seen[event] = event_seen.get(event, 0) + 1
+            samples = times.get(event)
+            if samples is not None:
+                samples.append(at)
+        if self.progress is not None:
+            self.done += 1
+            self.progress(self.done, self.total, s.passed)
+
+    def failed(self, session: FlowSession) -> None:
+        self.add(session)
+        if self.progress is not None:
+            self.done += 1
+            self.progress(self.done, self.total, self.summary.passed)
 
     def finish(self, wall_s: float, concurrency: int) -> FlowSummary:
         s = self.summary
@@ -815,31 +1239,21 @@ RAMP_MAX_S = 0.1
 
 
 async def _run_pool(
-    spec: FlowSpec,
-    indices: Sequence[int],
-    concurrency: int,
-    on_session: Callable[[FlowSession], None],
+    spec: FlowSpec, plan: _Plan, indices: Sequence[int], concurrency: int, sink: _Sink
 ) -> None:
     work = _chunks(indices, max(1, spec.runs_per_connection))
     n_conn = -(-len(indices) // max(1, spec.runs_per_connection))
     n_workers = max(1, min(concurrency, n_conn))
     step = min(RAMP_STEP_S, RAMP_MAX_S / n_workers)
+    connection = _connection(plan)
 
     async def worker(k: int) -> None:
         if k:
             await asyncio.sleep(k * step)
         for chunk in work:  # a shared iterator: each worker takes the next connection's runs
-            for session in await run_connection(spec, chunk):
-                on_session(session)
+            await connection(spec, plan, chunk, sink)
 
     await asyncio.gather(*(worker(k) for k in range(n_workers)))
-
-
-def _collect_into(target: dict[int, FlowSession]) -> Callable[[FlowSession], None]:
-    def collect(session: FlowSession) -> None:
-        target[session.index] = session
-
-    return collect
 
 
 async def run_agent_flow(
@@ -856,30 +1270,22 @@ async def run_agent_flow(
     Failed sessions are rerun up to ``retries`` times; one that then passes is *flaky*:
     counted apart from plain passes, because a flaky golden path is a finding too.
     """
-    todo = list(indices) if indices is not None else list(range(sessions))
-    agg = FlowAggregator(spec)
-    done = 0
-    total = len(todo)
-
-    def on_session(session: FlowSession) -> None:
-        nonlocal done
-        agg.add(session)
-        done += 1
-        if progress is not None:
-            progress(done, total, agg.summary.passed)
-
+    todo: Sequence[int] = list(indices) if indices is not None else range(sessions)
+    plan = _plan(spec)  # once per run: the transport, the request, the proxy decision
+    agg = FlowAggregator(spec, progress, len(todo))
     started = time.perf_counter()
-    await _run_pool(spec, todo, concurrency, on_session)
+    await _run_pool(spec, plan, todo, concurrency, agg)
     for attempt in range(2, retries + 2):
         failed = agg.summary.failures
         if not failed:
             break
         by_index = {f.index: f for f in failed}
-        retried: dict[int, FlowSession] = {}
-        await _run_pool(spec, sorted(by_index), concurrency, _collect_into(retried))
+        retried = _Collect()
+        await _run_pool(spec, plan, sorted(by_index), concurrency, retried)
+        fresh = {s.index: s for s in retried.sessions}
         still: list[FlowSession] = []
         for index, old in by_index.items():
-            new = retried[index]
+            new = fresh[index]
             new.attempts = attempt
             if new.ok:
                 agg.summary.flaky += 1
@@ -896,6 +1302,10 @@ async def run_agent_flow(
 
 #: Failure records kept per check in the issue's state block (counts stay exact).
 STATE_FAILURES = 10
+#: Failure records results.json keeps per group of identical failures (same kind, close
+#: code, reason and message): a blocked run of 10,000 sessions is one failure 10,000 times,
+#: and serialising every copy cost more than running the sessions.
+STORED_PER_GROUP = 25
 #: Longest failed-session list kept for /retest; longer ones rerun the whole flow.
 MAX_RANGES_TEXT = 2000
 
@@ -965,6 +1375,7 @@ class AgentFlowCheck(CheckType):
             f"{flow_cfg.concurrency} in flight",
             "info",
         )
+        ctx.log(f"agent flow: {transport_for(spec)}", "info")
         summary = await run_agent_flow(
             spec,
             len(indices),
@@ -1075,6 +1486,20 @@ class AgentFlowCheck(CheckType):
         failures = [_load_session(f) for f in data.get("failures", [])]
         return FlowSummary(**{**data, "failures": failures})
 
+    def stored(self, result: FlowSummary) -> FlowSummary:
+        """Failures grouped by kind, close code, reason and message; a sample of each kept."""
+        kept: list[FlowSession] = []
+        groups: dict[tuple[Any, ...], int] = {}
+        for f in result.failures:
+            key = (f.kind, f.close_code, f.close_reason, f.error, f.handshake_status)
+            n = groups.get(key, 0)
+            groups[key] = n + 1
+            if n < STORED_PER_GROUP:
+                kept.append(f)
+        if len(kept) == len(result.failures):
+            return result
+        return dataclasses.replace(result, failures=kept)
+
     def compact(self, result: FlowSummary) -> FlowSummary:
         return dataclasses.replace(
             result,
@@ -1082,22 +1507,32 @@ class AgentFlowCheck(CheckType):
             flaky_sessions=result.flaky_sessions[:STATE_FAILURES],
         )
 
-    def cases(self, result: FlowSummary) -> list[JunitCase]:
-        """One case per session: failures with their evidence, passes by index."""
+    def cases(self, result: FlowSummary) -> Iterator[JunitCase]:
+        """One case per session: failures with their evidence, passes by index (generated:
+        10,000 sessions are 10,000 cases, written one by one). Results read back with a
+        sample of their failures (see :meth:`stored`) name the rest in one case, and their
+        passes by count: which indices passed is no longer known."""
         if result.skipped:
-            return []
+            return
         cls = "golden_path.agent_flow"
-        out = [
-            JunitCase(f"session {f.index}", cls, f.duration_s, f"{f.kind}: {f.error}")
-            for f in result.failures
-        ]
+        for f in result.failures:
+            yield JunitCase(f"session {f.index}", cls, f.duration_s, f"{f.kind}: {f.error}")
+        passes = result.passed + result.flaky
+        unkept = result.failed - len(result.failures)
+        if unkept > 0:
+            kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(result.kinds.items()))
+            yield JunitCase(
+                f"{unkept} more failed sessions", cls, 0.0, f"like the ones above ({kinds})"
+            )
+            for k in range(passes):
+                yield JunitCase(f"passed session {k + 1}", cls, result.latency_p50_s or 0.0)
+            return
         failed = {f.index for f in result.failures}
         flaky = set(result.flaky_sessions)
-        passes, i = result.passed + result.flaky, 0
+        i = 0
         while passes:
             if i not in failed:
                 name = f"session {i}" + (" (flaky)" if i in flaky else "")
-                out.append(JunitCase(name, cls, result.latency_p50_s or 0.0))
+                yield JunitCase(name, cls, result.latency_p50_s or 0.0)
                 passes -= 1
             i += 1
-        return out

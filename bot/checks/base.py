@@ -12,7 +12,7 @@ type, so adding one is a module implementing :class:`CheckType` plus its config 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -154,6 +154,11 @@ class CheckType:
     def load(self, data: Any) -> Any:
         raise NotImplementedError
 
+    def stored(self, result: Any) -> Any:
+        """The result as results.json keeps it (default: whole). Counts stay exact; a check
+        with one record per unit may keep a bounded sample of identical failures."""
+        return result
+
     def compact(self, result: Any) -> Any:
         """The result as kept in the issue's state block: evidence capped, counts exact.
 
@@ -162,7 +167,7 @@ class CheckType:
         """
         return result
 
-    def cases(self, result: Any) -> list[JunitCase]:
+    def cases(self, result: Any) -> Iterable[JunitCase]:
         """junit.xml test cases; default: one per outcome."""
         return [
             JunitCase(

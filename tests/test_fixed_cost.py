@@ -1,0 +1,64 @@
+"""The run path's fixed cost stays small, and the shortcuts taken for it change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import subprocess
+import sys
+
+import jwt
+import pytest
+
+from bot.auth import claims_of, mint_token
+from bot.runtime import GC_THRESHOLD, run_async
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_hmac_tokens_are_what_pyjwt_makes(algorithm: str) -> None:
+    """Tokens signed with hmac are byte for byte PyJWT's, and PyJWT verifies them."""
+    secret = "k" * 64
+    claims = {"iss": "auth-service", "aud": "backend", "nested": {"é": [1, 2]}}
+    token = mint_token(secret, algorithm=algorithm, claims=claims, now=1_700_000_000)
+    decoded = jwt.decode(
+        token, secret, algorithms=[algorithm], audience="backend", options={"verify_exp": False}
+    )
+    assert decoded["nested"] == {"é": [1, 2]} and decoded["iat"] == 1_700_000_000
+    assert token == jwt.encode(decoded, secret, algorithm=algorithm)
+    assert claims_of(token) == decoded  # read back without PyJWT, the same claims
+
+
+def test_the_run_path_imports_no_jwt_cryptography_or_templates() -> None:
+    """Config, runner, checks, a token minted and read back: no PyJWT, cryptography, jinja2."""
+    code = (
+        "import sys, bot.cli, bot.settings, bot.config, bot.runner, bot.checks\n"
+        "bot.checks.check_types()\n"
+        "from bot.auth import mint_token, visible_claims\n"
+        "assert visible_claims(mint_token('s' * 40, claims={'aud': 'backend'}))['aud']\n"
+        "print(sorted(m for m in ('jwt', 'cryptography', 'jinja2', 'github') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out.strip().replace("'", '"')) == []
+
+
+def test_run_async_freezes_the_gc_only_while_it_runs() -> None:
+    """Inside: the old heap frozen, the threshold raised; after: both as they were."""
+    before = gc.get_threshold()
+
+    async def inside() -> tuple[int, tuple[int, int, int]]:
+        return gc.get_freeze_count(), gc.get_threshold()
+
+    frozen, threshold = run_async(inside())
+    assert frozen > 1000 and threshold == GC_THRESHOLD
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    with pytest.raises(ZeroDivisionError):  # restored on the way out of a failure too
+
+        async def boom() -> None:
+            await asyncio.sleep(0)
+            raise ZeroDivisionError
+
+        run_async(boom())
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
