@@ -552,11 +552,8 @@ class _Replay:
 def replay(rec: Recording, spec: FlowSpec) -> FlowSession:
     """The bot's own verdict on the recorded frames, under ``spec``."""
     from bot.checks.agent_flow import exchange
-    from bot.results import FlowSession
 
-    session = FlowSession(index=0, ok=False)
-    asyncio.run(exchange(_Replay(rec), spec, session, time.perf_counter()))  # type: ignore[arg-type]
-    return session
+    return asyncio.run(exchange(_Replay(rec), spec))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------ the command

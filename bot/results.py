@@ -139,6 +139,8 @@ class FlowSummary:
 class TestCase:
     """One pytest test from a user suite."""
 
+    __test__ = False  # a record, not a test class for pytest to collect
+
     nodeid: str
     outcome: str  # passed | failed | skipped | error
     duration_s: float = 0.0

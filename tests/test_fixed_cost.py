@@ -30,13 +30,15 @@ def test_hmac_tokens_are_what_pyjwt_makes(algorithm: str) -> None:
 
 
 def test_the_run_path_imports_no_jwt_cryptography_or_templates() -> None:
-    """Config, runner, checks, a token minted and read back: no PyJWT, cryptography, jinja2."""
+    """Config, runner, checks, a token minted and read back: no PyJWT, cryptography, jinja2,
+    and no pytest (the suite check names the plugin's variables through ``bot.suite_env``)."""
     code = (
         "import sys, bot.cli, bot.settings, bot.config, bot.runner, bot.checks\n"
         "bot.checks.check_types()\n"
         "from bot.auth import mint_token, visible_claims\n"
         "assert visible_claims(mint_token('s' * 40, claims={'aud': 'backend'}))['aud']\n"
-        "print(sorted(m for m in ('jwt', 'cryptography', 'jinja2', 'github') if m in sys.modules))"
+        "heavy = ('jwt', 'cryptography', 'jinja2', 'github', 'pytest')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -52,7 +52,7 @@ from websockets.exceptions import (
 )
 from websockets.version import version as websockets_version
 
-from bot import redact
+from bot import frame_shapes, redact
 from bot.checks import ws_lean
 from bot.checks.base import (
     FAILED,
@@ -72,41 +72,10 @@ if TYPE_CHECKING:
 
     from bot.config import Config
 
-DEFAULT_EVENTS = (
-    "agent_started",
-    "agent_thinking",
-    "tool_executing",
-    "tool_completed",
-    "agent_completed",
-)
-#: Mirrors ``bot.config.models.ErrorFrames``' defaults (a test pins the two together).
-DEFAULT_ERROR_TYPES = ("error", "error_message")
-DEFAULT_ERROR_CODE_PATHS = (
-    "error_code",
-    "code",
-    "data.error_code",
-    "data.code",
-    "error.code",
-    "error.error_code",
-    "payload.error_code",
-    "payload.code",
-)
-DEFAULT_ERROR_MESSAGE_PATHS = (
-    "error_message",
-    "message",
-    "detail",
-    "error",
-    "reason",
-    "data.error_message",
-    "data.message",
-    "data.detail",
-    "data.error",
-    "error.message",
-    "error.detail",
-    "payload.error_message",
-    "payload.message",
-    "payload.detail",
-)
+DEFAULT_EVENTS = frame_shapes.EVENTS
+DEFAULT_ERROR_TYPES = frame_shapes.ERROR_TYPES
+DEFAULT_ERROR_CODE_PATHS = frame_shapes.ERROR_CODE_PATHS
+DEFAULT_ERROR_MESSAGE_PATHS = frame_shapes.ERROR_MESSAGE_PATHS
 
 Progress = Callable[[int, int, int], None]
 Path = tuple[str, ...]
@@ -1133,9 +1102,22 @@ async def run_connection(spec: FlowSpec, indices: Sequence[int]) -> list[FlowSes
 
 
 # ``golden-path doctor`` speaks to a backend exactly as a session does (one client, not two):
-# these are the session's own connect arguments, exchange and subprotocol check.
-connect_args = _connect_args
-exchange = _exchange
+# the session's own connect arguments, judgement and subprotocol check.
+
+
+def connect_args(spec: FlowSpec) -> tuple[str, dict[str, Any]]:
+    """The URL and websockets ``connect`` arguments a session of ``spec`` would use."""
+    plan = _plan(spec)
+    return plan.url, dict(plan.kwargs)
+
+
+async def exchange(ws: ClientConnection, spec: FlowSpec) -> FlowSession:
+    """One run on an open connection, judged by the session's own rules, as a record."""
+    run = _Run(spec.resolved, 0, 0, _perf())
+    failure = await _exchange(ws, spec, run, spec.message)
+    return run.session() if failure is None else failure
+
+
 subprotocol_problem = _subprotocol_problem
 
 

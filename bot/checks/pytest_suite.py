@@ -33,8 +33,8 @@ from bot.checks.base import (
     Outcome,
 )
 from bot.kinds import Kind
-from bot.plugin import ENV_BASE_URL, ENV_CONCURRENCY, ENV_CONFIG, ENV_TOKEN, ENV_WS_URL
 from bot.results import SuiteResult, TestCase
+from bot.suite_env import ENV_BASE_URL, ENV_CONCURRENCY, ENV_CONFIG, ENV_TOKEN, ENV_WS_URL
 
 if TYPE_CHECKING:
     from bot.config import Config

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot import frame_shapes
 from bot.config.errors import ConfigError, Loc, Problem
 from bot.config.errors import show as _show
 from bot.duration import Duration, format_duration
@@ -419,49 +420,11 @@ class Endpoint(_Model):
         return _url_or_path(value)
 
 
-_DEFAULT_EVENTS = [
-    "agent_started",
-    "agent_thinking",
-    "tool_executing",
-    "tool_completed",
-    "agent_completed",
-]
 _DEFAULT_ORDER = [
     ("agent_started", "agent_completed"),
     ("agent_started", "tool_executing"),
     ("tool_executing", "tool_completed"),
     ("tool_completed", "agent_completed"),
-]
-
-
-#: Where the common error-frame shapes keep their code and text: {"type": "error", "message":
-#: …}, {"type": "error_message", "error_code": …, "error_message": …}, {"detail": …}, and the
-#: same under data/error/payload envelopes. Mirrored in bot.checks.agent_flow (tests pin both).
-_ERROR_CODE_PATHS = [
-    "error_code",
-    "code",
-    "data.error_code",
-    "data.code",
-    "error.code",
-    "error.error_code",
-    "payload.error_code",
-    "payload.code",
-]
-_ERROR_MESSAGE_PATHS = [
-    "error_message",
-    "message",
-    "detail",
-    "error",
-    "reason",
-    "data.error_message",
-    "data.message",
-    "data.detail",
-    "data.error",
-    "error.message",
-    "error.detail",
-    "payload.error_message",
-    "payload.message",
-    "payload.detail",
 ]
 
 
@@ -589,14 +552,14 @@ class TokenTransport(_Model):
 class ErrorFrames(_Model):
     """How the backend's error frames look, so their code and text reach the report."""
 
-    types: list[Annotated[str, Field(min_length=1)]] = ["error", "error_message"]
+    types: list[Annotated[str, Field(min_length=1)]] = list(frame_shapes.ERROR_TYPES)
     """Values of type_key that mark an error frame. A frame with no type at all that carries
     text at a message path (FastAPI's `{"detail": …}`) counts too."""
     type_key: str = "type"
     """Dotted path to a frame's type."""
-    code_paths: list[str] = list(_ERROR_CODE_PATHS)
+    code_paths: list[str] = list(frame_shapes.ERROR_CODE_PATHS)
     """Dotted paths tried in order for the error code."""
-    message_paths: list[str] = list(_ERROR_MESSAGE_PATHS)
+    message_paths: list[str] = list(frame_shapes.ERROR_MESSAGE_PATHS)
     """Dotted paths tried in order for the error text (the whole frame when none has text)."""
 
     @field_validator("type_key")
@@ -637,7 +600,7 @@ class AgentFlow(_Model):
     message: dict[str, Any] = {"type": "user_message", "payload": {"content": "What is 2 + 2?"}}
     """The JSON message sent once connected."""
     events: list[str] = Field(
-        default=list(_DEFAULT_EVENTS), json_schema_extra={"minItems": 1, "uniqueItems": True}
+        default=list(frame_shapes.EVENTS), json_schema_extra={"minItems": 1, "uniqueItems": True}
     )
     """Every one of these must arrive for a session to pass; each is a business promise."""
     event_key: str = "type"
