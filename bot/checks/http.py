@@ -36,6 +36,34 @@ def deadline_error(timeout_s: float) -> str:
     return f"no complete answer within {timeout_s:g}s"
 
 
+async def fetch(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str] | None,
+    json_body: Any,
+    timeout_s: float,
+) -> tuple[httpx.Response, bytes]:
+    """One request, whole: httpx's timeout bounds each read, so ``timeout_s`` also bounds
+    the exchange as a whole (a server dripping its answer a byte at a time never ends)."""
+    async with asyncio.timeout(timeout_s):
+        request = client.build_request(
+            method, url, headers=headers, json=json_body, timeout=timeout_s
+        )
+        response = await client.send(request, stream=True)
+        try:
+            return response, await read_capped(response)
+        finally:
+            await response.aclose()
+
+
+def failure_text(exc: BaseException, timeout_s: float) -> str:
+    """What a request that got no answer says: the deadline, or the error, redacted."""
+    if isinstance(exc, TimeoutError):
+        return deadline_error(timeout_s)
+    return redact.redact(f"{type(exc).__name__}: {exc}".strip())
+
+
 async def read_capped(response: httpx.Response, limit: int = MAX_BODY) -> bytes:
     """At most ``limit`` bytes of the body; the rest is never read (closing drops it)."""
     body = bytearray()
@@ -94,22 +122,11 @@ async def probe(
     result = HttpCheck(name=name, url=redact.redact(url), ok=False, method=method, group=group)
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout_s):
-            request = client.build_request(
-                method, url, headers=headers, json=json_body, timeout=timeout_s
-            )
-            response = await client.send(request, stream=True)
-            try:
-                body = await read_capped(response)
-            finally:
-                await response.aclose()
+        response, body = await fetch(client, method, url, headers, json_body, timeout_s)
     except Exception as exc:  # every transport failure is a finding, not a crash
         result.latency_s = time.perf_counter() - started
         result.kind = classify_exception(exc)
-        if isinstance(exc, TimeoutError):
-            result.error = deadline_error(timeout_s)
-        else:
-            result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
+        result.error = failure_text(exc, timeout_s)
         if result.kind is Kind.UNREACHABLE:  # say where: the URL names the config key's value
             result.error = f"{result.url} is unreachable ({result.error})"
         return result
@@ -261,26 +278,13 @@ async def validate_token(
     else:
         headers["Authorization"] = f"Bearer {token}"
     started = time.perf_counter()
-    try:  # the whole exchange is bounded, as for every probe (a dripping answer never ends)
-        async with (
-            asyncio.timeout(timeout_s),
-            httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, verify=tls()) as client,
-        ):
-            request = client.build_request(
-                method, verify_url, headers=headers, json=body, timeout=timeout_s
-            )
-            response = await client.send(request, stream=True)
-            try:
-                raw = await read_capped(response)
-            finally:
-                await response.aclose()
+    try:
+        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, verify=tls()) as client:
+            response, raw = await fetch(client, method, verify_url, headers, body, timeout_s)
     except Exception as exc:  # the service not answering is a finding, not a crash
         result.latency_s = time.perf_counter() - started
         result.kind = classify_exception(exc)
-        if isinstance(exc, TimeoutError):
-            result.error = deadline_error(timeout_s)
-        else:
-            result.error = redact.redact(f"{type(exc).__name__}: {exc}".strip())
+        result.error = failure_text(exc, timeout_s)
         result.outcome = "unreachable"
         return result
     result.latency_s = time.perf_counter() - started
