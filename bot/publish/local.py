@@ -35,6 +35,23 @@ def _fill(report: Report, cfg: Config, upd: tracking.Update, where: str) -> None
     report.warnings = upd.warnings
 
 
+def _apply(
+    body: str, cfg: Config, report: Report, key: bytes | None, docs_url: str
+) -> tracking.Update:
+    """The body after this report, for the trackers that keep it outside GitHub."""
+    return tracking.apply(
+        body,
+        cfg,
+        iteration=report.iteration,
+        verdict=report.verdict,
+        run_log=report.log,
+        mutate=report.mutate,
+        gather=report.gather,
+        key=key,
+        docs_url=docs_url,
+    )
+
+
 class LocalTracker:
     """The tracking issue in a file (a :class:`~bot.publish.Publisher`)."""
 
@@ -54,17 +71,7 @@ class LocalTracker:
         self.docs_url = docs_url
 
     def publish(self, report: Report) -> None:
-        upd = tracking.apply(
-            _read(self.path),
-            self.cfg,
-            iteration=report.iteration,
-            verdict=report.verdict,
-            run_log=report.log,
-            mutate=report.mutate,
-            gather=report.gather,
-            key=self.key,
-            docs_url=self.docs_url,
-        )
+        upd = _apply(_read(self.path), self.cfg, report, self.key, self.docs_url)
         for w in upd.warnings:
             self.log(w, "warning")
         self.archive(upd.state, upd.to_archive)
@@ -105,16 +112,8 @@ class NoTracker:
         self.base = Path(base) if base else None
 
     def publish(self, report: Report) -> None:
-        upd = tracking.apply(
-            _read(self.base) if self.base else "",
-            self.cfg,
-            iteration=report.iteration,
-            verdict=report.verdict,
-            run_log=report.log,
-            mutate=report.mutate,
-            gather=report.gather,
-            key=self.key,
-            docs_url=self.docs_url,
+        upd = _apply(
+            _read(self.base) if self.base else "", self.cfg, report, self.key, self.docs_url
         )
         if self.dry_run:
             self.out.block(upd.body)
