@@ -100,7 +100,10 @@ KINDS: Mapping[Kind, KindInfo] = {
         root='WebSocket Server Error "{reason}" (Error Code {code})',
         root_http="WebSocket handshake failed with HTTP {status}",
         why1="Why does the agent flow fail with a server error?",
-        answer='The server closes the connection with {code} "{reason}" {after} ({share}{frame})',
+        answer=(
+            'The server closes the connection with {code} "{reason}" after {seen} '
+            "({share}{frame})"
+        ),
         answer_early=(
             'The server closes the connection with {code} "{reason}" before any agent event: '
             "the failure is in connection setup, not in a run ({share}{frame})"

@@ -250,9 +250,6 @@ def _evidence_fields(sample: FlowSession, affected: int, total: int) -> dict[str
         "missing": ", ".join(sample.missing) or "events",
         "violations": "; ".join(sample.order_violations),
         "seen": ", ".join(sample.events_seen) or "no events",
-        "after": f"after {', '.join(sample.events_seen)}"
-        if sample.events_seen
-        else "before any agent event",
         "unpaired": "; ".join(sample.unpaired[:3]) or "events",
         "share": f"{affected}/{total} sessions",
         "frame": frame,
