@@ -101,8 +101,7 @@ KINDS: Mapping[Kind, KindInfo] = {
         root_http="WebSocket handshake failed with HTTP {status}",
         why1="Why does the agent flow fail with a server error?",
         answer=(
-            'The server closes the connection with {code} "{reason}" after {seen} '
-            "({share}{frame})"
+            'The server closes the connection with {code} "{reason}" after {seen} ({share}{frame})'
         ),
         answer_early=(
             'The server closes the connection with {code} "{reason}" before any agent event: '
