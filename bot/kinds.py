@@ -67,6 +67,9 @@ class KindInfo:
     """WHY 1 answer for the HTTP-status variant."""
     answer_early: str = ""
     """WHY 1 answer when the failure came before any agent event (if it reads differently)."""
+    hints_http: tuple[str, ...] = ()
+    """Hints when a plain HTTP check (health, an endpoint) failed this way, if the WebSocket
+    ones do not fit."""
     keeps_connection: bool = False
     """The WebSocket is still usable afterwards, so later runs on it are judged on their own."""
 
@@ -115,6 +118,10 @@ KINDS: Mapping[Kind, KindInfo] = {
             "Check the backend's dependencies used during a run (LLM provider, tool services, "
             "database) for errors or missing configuration in this environment.",
         ),
+        hints_http=(
+            "A 5xx is the backend's own error: read the body it answered with and its logs at "
+            "that time (a dependency down, a crash in the handler, a failed migration).",
+        ),
         impact="Chats start, then break: the agent crashes before answering",
         fix="find the crash in the backend's logs for a failing run and fix it",
     ),
@@ -152,6 +159,10 @@ KINDS: Mapping[Kind, KindInfo] = {
             "should emit the next event (agent loop, tool dispatcher, notifier).",
             "If the backend is just slow, raise checks.agent_flow.timeout; if it is stuck, look "
             "for awaited calls without timeouts.",
+        ),
+        hints_http=(
+            "No answer within the check's timeout: look for a handler waiting on a dependency "
+            "without its own timeout, or raise the check's timeout if it is just slow.",
         ),
         impact="Users wait forever: the agent stops answering mid-run",
         fix="find where the flow stalls (the last event seen) and unblock it",
@@ -218,6 +229,10 @@ KINDS: Mapping[Kind, KindInfo] = {
             "The backend sends frames that are not JSON text: a serializer bug or a proxy "
             "injecting content.",
         ),
+        hints_http=(
+            "The answer is not valid HTTP: a proxy or load balancer in front of the service, or "
+            "a process on that port that is not the service.",
+        ),
         impact="The chat client cannot read some of the agent's messages",
         fix="send every frame as JSON text",
         keeps_connection=True,
@@ -244,6 +259,10 @@ KINDS: Mapping[Kind, KindInfo] = {
             "An HTTP answer instead of an upgrade: a wrong path, a router that does not know "
             "the WebSocket route, or a proxy that strips the Upgrade header.",
         ),
+        hints_http=(
+            "The endpoint answers with another status than the check expects: 401/403 point at "
+            "the token (auth: true sends ours), 404 at the path or a route not deployed.",
+        ),
         impact="A feature the golden path depends on answers with an error",
         fix="make the endpoint answer as the golden path expects",
     ),
@@ -255,6 +274,10 @@ KINDS: Mapping[Kind, KindInfo] = {
         hints=(
             "Sessions pass but exceed their latency budget: profile the agent loop and the "
             "tools it calls.",
+        ),
+        hints_http=(
+            "The endpoint answers, but slower than its max_latency: profile the handler and "
+            "what it calls.",
         ),
         impact="Users wait longer than the latency budget allows",
         fix="profile and speed up the slow step",

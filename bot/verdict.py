@@ -327,7 +327,7 @@ def _outcome_blocker(
     impact = _SUPPORTING_IMPACT.get(component, entry.impact) if flow_healthy else entry.impact
     blocker = Blocker(kind, root, component, affected, of, impact=impact)
     why1 = Why(1, f"Why is {label} failing?", o.sample or o.state, "evidence")
-    hints = list(entry.hints)
+    hints = list(entry.hints_http or entry.hints) if component in _HTTP else list(entry.hints)
     if component == "health":
         hints.insert(
             0,
@@ -340,6 +340,9 @@ def _outcome_blocker(
         )
     return blocker, [why1, *_generic_whys(label, environment, tuple(hints))]
 
+
+_HTTP = ("health", "endpoints")
+"""Components that are plain HTTP checks: the kinds' WebSocket hints do not fit them."""
 
 _SUPPORTING_IMPACT = {
     "health": "Nothing yet — every golden-path session passed; but whatever trusts the health "

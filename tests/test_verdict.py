@@ -229,6 +229,32 @@ def test_users_see_what_happens_to_chats_when_a_supporting_check_fails(
         assert "before any golden-path test can pass" not in hints
 
 
+@pytest.mark.parametrize(
+    ("group", "kind", "error"),
+    [
+        ("health", "server_error", "HTTP 503, expected 200"),
+        ("health", "timeout", "no answer within 2s"),
+        ("endpoint", "http_status", "HTTP 401, expected 200"),
+        ("endpoint", "slow", "answered in 3.1s, over max_latency 1s"),
+    ],
+)
+def test_a_failing_http_check_gets_http_hints_not_websocket_ones(
+    group: str, kind: str, error: str
+) -> None:
+    """Health and endpoint blockers: no hint about sockets, upgrades or agent events."""
+    from bot.results import HttpCheck, Kind
+
+    it = Iteration(environment="staging", started_at="2026-01-01T00:00:00Z")
+    it.flow = FlowSummary(total=10, passed=10)
+    it.http = [HttpCheck("probe", "/x", False, group=group, kind=Kind(kind), error=error)]
+    verdict = judge(it, load_config_text(""))
+    assert verdict.blocker is not None and verdict.blocker.kind == kind
+    hints = " ".join(h for w in verdict.whys for h in w.hints)
+    assert hints
+    for websocket_word in ("socket", "upgrade", "Upgrade", "event", "agent_flow"):
+        assert websocket_word not in hints, (websocket_word, hints)
+
+
 def load_config_text(text: str):
     import yaml
 
