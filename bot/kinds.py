@@ -70,6 +70,8 @@ class KindInfo:
     hints_http: tuple[str, ...] = ()
     """Hints when a plain HTTP check (health, an endpoint) failed this way, if the WebSocket
     ones do not fit."""
+    fix_http: str = ""
+    """The 'Fix the Blocker' step for a plain HTTP check, if ``fix`` does not fit."""
     keeps_connection: bool = False
     """The WebSocket is still usable afterwards, so later runs on it are judged on their own."""
 
@@ -122,6 +124,7 @@ KINDS: Mapping[Kind, KindInfo] = {
             "A 5xx is the backend's own error: read the body it answered with and its logs at "
             "that time (a dependency down, a crash in the handler, a failed migration).",
         ),
+        fix_http="find the error in the backend's logs for the failing request and fix it",
         impact="Chats start, then break: the agent crashes before answering",
         fix="find the crash in the backend's logs for a failing run and fix it",
     ),
@@ -164,6 +167,7 @@ KINDS: Mapping[Kind, KindInfo] = {
             "No answer within the check's timeout: look for a handler waiting on a dependency "
             "without its own timeout, or raise the check's timeout if it is just slow.",
         ),
+        fix_http="find what the endpoint waits on and bound it (or fix the dependency)",
         impact="Users wait forever: the agent stops answering mid-run",
         fix="find where the flow stalls (the last event seen) and unblock it",
     ),

@@ -447,7 +447,11 @@ def _next_steps(status: str, blocker: Blocker | None, target: int, passing: int)
             )
         return steps
     what = blocker.root_issue if blocker else "the failing checks"
-    fix = info(blocker.kind).fix if blocker else "land the fix and deploy it"
+    if blocker is None:
+        fix = "land the fix and deploy it"
+    else:
+        entry = info(blocker.kind)
+        fix = entry.fix_http or entry.fix if blocker.component in _HTTP else entry.fix
     return [
         NextStep("🔄", "Root Cause Analysis", f"answer WHY 2–5 with /why N <answer>: {what}"),
         NextStep("🔧", "Fix the Blocker", f"{fix}; land the fix and deploy it"),

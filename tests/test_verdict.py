@@ -251,8 +251,10 @@ def test_a_failing_http_check_gets_http_hints_not_websocket_ones(
     assert verdict.blocker is not None and verdict.blocker.kind == kind
     hints = " ".join(h for w in verdict.whys for h in w.hints)
     assert hints
-    for websocket_word in ("socket", "upgrade", "Upgrade", "event", "agent_flow"):
+    (fix,) = [s.detail for s in verdict.next_steps if s.title == "Fix the Blocker"]
+    for websocket_word in ("socket", "upgrade", "Upgrade", "event", "agent_flow", "flow"):
         assert websocket_word not in hints, (websocket_word, hints)
+        assert websocket_word not in fix, (websocket_word, fix)
 
 
 def load_config_text(text: str):
