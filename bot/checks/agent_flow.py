@@ -792,7 +792,8 @@ def _unpaired(seen_list: _Seen, pairs: tuple[tuple[str, str, bool], ...]) -> lis
                 else:
                     orphans.append(key)
         for key, n in still_open.items():
-            out += [f"{_named(opener, key)} without {closer}"] * n
+            if n:  # most openers were answered: name only the ones left open
+                out += [f"{_named(opener, key)} without {closer}"] * n
         out += [f"{_named(closer, key)} without {opener} before it" for key in orphans]
     return out
 
