@@ -91,7 +91,7 @@ def test_no_expression_inside_any_run(action_yml: dict[str, Any]) -> None:
 def test_files_are_found_through_action_path(action_yml: dict[str, Any]) -> None:
     """The action's own files come from $GITHUB_ACTION_PATH; the venv lives in $RUNNER_TEMP."""
     runs = "\n".join(s.get("run", "") for s in steps(action_yml))
-    assert '"$GITHUB_ACTION_PATH"' in runs
+    assert '"$GITHUB_ACTION_PATH[fast]"' in runs
     assert "$RUNNER_TEMP/" in runs
     assert "-P -m bot.action" in step(action_yml, "run")["run"]
     assert step(action_yml, "run")["env"]["GOLDEN_PATH_VENV"] == (

@@ -472,6 +472,26 @@ def test_nested_event_key_from_config() -> None:
     assert plain.kind is Kind.CLOSED_EARLY and plain.missing == list(DEFAULT_EVENTS)
 
 
+def test_frames_only_the_standard_library_reads_still_count() -> None:
+    """NaN, a 70-bit integer, a lone surrogate: valid to json, so the events count (orjson balks)."""
+    odd = ['"score": NaN', f'"seq": {2**70}', '"note": "\\ud800"', '"t": Infinity']
+
+    async def lenient(ws: ServerConnection) -> None:
+        await ws.recv()
+        for name, extra in zip(DEFAULT_EVENTS, [*odd, '"ok": 1'], strict=True):
+            await ws.send(f'{{"type": "{name}", {extra}, "data": {{"run_id": "run-1"}}}}')
+        await ws.recv()
+
+    async def main() -> FlowSession:
+        async with ws_server(lenient) as url:
+            (s,) = await run_connection(FlowSpec(url=url, token_in="none"), [0])
+            return s
+
+    s = asyncio.run(main())
+    assert s.ok, s.error
+    assert list(s.events_seen) == list(DEFAULT_EVENTS)
+
+
 def test_error_frame_found_in_an_error_envelope() -> None:
     """An error object under "error" yields its code and message as the error frame."""
 
