@@ -146,6 +146,7 @@ class Run:
                 base=base,
                 key=self.state_key,
                 docs_url=self.settings.docs_url,
+                summary=bool(self.settings.step_summary),
             )
         if name.startswith("local:"):
             return LocalTracker(

@@ -109,12 +109,15 @@ def apply(
     key: bytes | None = None,
     gather: Callable[[SessionState, Iteration, Verdict], None] | None = None,
     docs_url: str = "",
+    render: bool = True,
 ) -> Update:
     """New body for ``body`` after this run.
 
     With an ``iteration`` (and its ``verdict``), the run is recorded. Without one the body
     is re-rendered from the stored last iteration (``/status``, ``/why``), judged once here.
     ``pending`` is state a previous run could not publish; it is reconciled first.
+    ``render=False`` records the run but leaves ``body`` as it was, for a caller that
+    shows neither the body nor the evidence behind it (``--tracker none`` outside Actions).
     """
     warnings: list[str] = []
     state = load_state(body, cfg.environment, warnings, key)
@@ -133,7 +136,7 @@ def apply(
         run_id = history.record(
             state, iteration, verdict, close_on_green=cfg.tracking.close_on_green
         )
-        if gather is not None:  # a new blocker's evidence: what changed, what was logged
+        if gather is not None and render:  # a new blocker's evidence: changes, logs
             gather(state, iteration, verdict)
     else:
         shown = shown_iteration(state, cfg.environment)
@@ -143,6 +146,8 @@ def apply(
     to_archive: list[LogEntry] = []
     if len(state.log) > keep_log:
         to_archive = state.archive_oldest(keep_log // 2)
+    if not render:
+        return Update(body, state, verdict, False, warnings, to_archive, run_id, key, docs_url)
 
     text = state.to_json()  # serialising the state is the costly part: once, if it fits
     if len(text) + _ID_COST * len(to_archive) > STATE_BUDGET:

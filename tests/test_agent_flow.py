@@ -473,7 +473,7 @@ def test_nested_event_key_from_config() -> None:
 
 
 def test_frames_only_the_standard_library_reads_still_count() -> None:
-    """NaN, a 70-bit integer, a lone surrogate: valid to json, so the events count (orjson balks)."""
+    """NaN, a 70-bit integer, a lone surrogate: valid JSON to json, so the events count."""
     odd = ['"score": NaN', f'"seq": {2**70}', '"note": "\\ud800"', '"t": Infinity']
 
     async def lenient(ws: ServerConnection) -> None:

@@ -127,6 +127,19 @@ def test_every_output_shows_the_same_numbers(
     assert again.verdict.counts.failed == failed and again.verdict.counts.total == total
 
 
+def test_no_tracker_in_actions_still_writes_the_whole_report_to_the_job_summary(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--tracker none renders the report only where it is shown: the job summary, in Actions."""
+    files = _actions_env(mixed, monkeypatch)
+    code = main(["run", "--config", "golden-path.yml", "--no-deploy", "--tracker", "none"])
+    assert code == 1
+    results = json.loads((mixed / ".golden-path" / "results.json").read_text())
+    summary = files["summary"].read_text()
+    assert _table_counts(summary) == results["verdict"]["counts"]["failed"]
+    assert "Five Whys" in summary
+
+
 def test_a_suite_that_cannot_run_is_a_failure_everywhere() -> None:
     """A suite with a collection error counts one failure: never ✅ 0/0 or failed=0."""
     it = Iteration(environment="staging", started_at="2026-01-01T00:00:00Z")

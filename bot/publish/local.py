@@ -36,7 +36,13 @@ def _fill(report: Report, cfg: Config, upd: tracking.Update, where: str) -> None
 
 
 def _apply(
-    body: str, cfg: Config, report: Report, key: bytes | None, docs_url: str
+    body: str,
+    cfg: Config,
+    report: Report,
+    key: bytes | None,
+    docs_url: str,
+    *,
+    render: bool = True,
 ) -> tracking.Update:
     """The body after this report, for the trackers that keep it outside GitHub."""
     return tracking.apply(
@@ -49,6 +55,7 @@ def _apply(
         gather=report.gather,
         key=key,
         docs_url=docs_url,
+        render=render,
     )
 
 
@@ -92,7 +99,11 @@ class LocalTracker:
 
 
 class NoTracker:
-    """No tracking issue: render only (``--tracker none``), or print it (``--dry-run``)."""
+    """No tracking issue: print it (``--dry-run``), render it for the job summary, or neither.
+
+    ``--tracker none`` outside Actions shows the body nowhere, so it is not rendered (nor
+    is evidence gathered for it): the run is still judged and recorded the same way.
+    """
 
     def __init__(
         self,
@@ -103,6 +114,7 @@ class NoTracker:
         base: str | Path | None = None,
         key: bytes | None = None,
         docs_url: str = "",
+        summary: bool = True,
     ) -> None:
         self.cfg = cfg
         self.key = key
@@ -110,10 +122,16 @@ class NoTracker:
         self.out = out
         self.dry_run = dry_run
         self.base = Path(base) if base else None
+        self.summary = summary
 
     def publish(self, report: Report) -> None:
         upd = _apply(
-            _read(self.base) if self.base else "", self.cfg, report, self.key, self.docs_url
+            _read(self.base) if self.base else "",
+            self.cfg,
+            report,
+            self.key,
+            self.docs_url,
+            render=self.dry_run or self.summary,
         )
         if self.dry_run:
             self.out.block(upd.body)
