@@ -161,12 +161,13 @@ class Run:
     def gatherer(self, publisher: Publisher) -> Gatherer:
         """Evidence for new blockers: commits from GitHub (or a local git), logs, analyzers."""
         from bot.evidence import Changes, Gatherer, GitChanges, in_git_repository
-        from bot.publish.tracking_issue import GitHubTracker
+        from bot.publish.github import GitHub
 
         changes: Changes | None = None
         server = ""
-        if isinstance(publisher, GitHubTracker):
-            changes = publisher.gh
+        gh = getattr(publisher, "gh", None)  # the GitHub tracker's seam, if that is the tracker
+        if isinstance(gh, GitHub):
+            changes = gh
             server = f"{self.settings.server_url}/{self.settings.repository}"
         elif in_git_repository(self.git_dir):
             changes = GitChanges(self.git_dir)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import history, report
+from bot import history
 from bot.checks import iteration_from_dict
 from bot.config import Config
 from bot.issue_format import (
@@ -157,6 +157,8 @@ def apply(
             keep //= 2  # long entries: keep fewer in the body, the rest go to the archive
             to_archive += state.archive_oldest(keep)
             text = state.to_json()
+    from bot import report  # templates load only for a body someone reads
+
     budget = owned_budget(body)
     owned = report.owned_section(
         cfg,
@@ -190,6 +192,8 @@ def rerender(
     """
     base = upd.body if base_body is None else base_body
     it = shown_iteration(upd.state, cfg.environment)
+    from bot import report
+
     budget = owned_budget(base) - SHRINK_STEP * shrink
     owned = report.owned_section(
         cfg,

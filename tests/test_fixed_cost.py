@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jwt
 import pytest
 
 from bot.auth import claims_of, mint_token
 from bot.runtime import GC_THRESHOLD, run_async
+from bot.sample import SampleTarget
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
@@ -64,3 +67,35 @@ def test_run_async_freezes_the_gc_only_while_it_runs() -> None:
 
         run_async(boom())
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_a_run_without_a_tracker_outside_actions_loads_no_templates(
+    tmp_path: Path, sample: SampleTarget
+) -> None:
+    """--tracker none with no job summary shows no issue body: jinja2 never loads, the run
+    is still judged and written (results.json, junit.xml)."""
+    (tmp_path / "golden-path.yml").write_text(
+        f"""
+environment: staging
+target: {{base_url: "{sample.base_url}"}}
+auth:
+  jwt: {{secret_env: FIXED_COST_SECRET, claims: {{sub: e2e, iss: auth-service, aud: backend}}}}
+checks:
+  health: [{{name: Infrastructure Health, url: /health}}]
+  agent_flow: {{sessions: 3, timeout: 5s, connect_timeout: 2s}}
+"""
+    )
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "code = main(['run', '--no-deploy', '--tracker', 'none', '--config', 'golden-path.yml'])\n"
+        "print(code, 'jinja2' in sys.modules, 'bot.render' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GOLDEN_PATH_"))}
+    env.update(FIXED_COST_SECRET=sample.secret, GOLDEN_PATH_PROGRESS="off")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.stdout.splitlines()[-1] == "0 False False", proc.stdout + proc.stderr
+    results = json.loads((tmp_path / ".golden-path" / "results.json").read_text())
+    assert results["verdict"]["counts"]["passed"] == 4
