@@ -8,7 +8,11 @@ CPU per session (user + sys of this process), rounds alternated, medians:
 - websockets' asyncio client (what the runner used before: the fallback now);
 - websockets' Sans-I/O ``ClientProtocol`` under a bare ``asyncio.Protocol`` (no new
   dependency; what ``bot/checks/ws_lean.py`` does);
-- picows (Cython framing and handshake), when installed — it is not a dependency.
+- the bot's own lean socket (``bot.checks.ws_lean.LeanSocket``: the Sans-I/O handshake,
+  whole small data frames cut out of the stream, websockets' parser for anything else);
+- picows (Cython framing and handshake), when installed — it is not a dependency;
+- a minimal hand-written ``asyncio.Protocol`` client: a fixed upgrade request, no header
+  checks, frames cut by hand — the floor, not a candidate.
 
     python bench/transport_probe.py [--sessions 3000] [--rounds 3] [--profile realistic]
 """
@@ -131,6 +135,92 @@ def sans_io(url: str, kwargs: dict) -> Callable[[], object]:
     return one
 
 
+def lean_socket(url: str, kwargs: dict) -> Callable[[], object]:
+    from bot.checks.ws_lean import Data, LeanSocket, Plan, open_socket
+
+    loop = asyncio.get_running_loop()
+    plan = Plan(
+        url, headers=kwargs.get("additional_headers"), subprotocols=kwargs.get("subprotocols")
+    )
+
+    class Client(LeanSocket):
+        def __init__(self) -> None:
+            super().__init__(plan, loop)
+            self.run = Run()
+
+        def on_open(self) -> None:
+            self.send_text(MESSAGE.encode())
+
+        def on_message(self, data: Data, text: bool) -> None:
+            if text and not self.run.done and self.run.frame(data):
+                self.close()
+
+    async def one() -> bool:
+        sock = Client()
+        await open_socket(sock, 10.0)
+        return sock.run.done
+
+    return one
+
+
+def minimal(url: str, kwargs: dict) -> Callable[[], object]:
+    uri = parse_uri(url)
+    loop = asyncio.get_running_loop()
+    headers = dict(kwargs.get("additional_headers", {}))
+    if kwargs.get("subprotocols"):
+        headers["Sec-WebSocket-Protocol"] = ", ".join(kwargs["subprotocols"])
+    request = (
+        f"GET {uri.resource_name} HTTP/1.1\r\nHost: {uri.host}:{uri.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + "\r\n"
+    ).encode()
+    body = MESSAGE.encode()
+    message = bytes([0x81, 0x80 | len(body)]) + b"\0\0\0\0" + body  # mask 0: as is
+    close = bytes([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
+
+    class Client(asyncio.Protocol):
+        def __init__(self, done: asyncio.Future[bool]) -> None:
+            self.done, self.run, self.buf, self.open = done, Run(), b"", False
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.t = transport
+            transport.write(request)  # type: ignore[attr-defined]
+
+        def data_received(self, data: bytes) -> None:
+            buf = self.buf + data
+            if not self.open:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    self.buf = buf
+                    return
+                buf, self.open = buf[end + 4 :], True
+                self.t.write(message)  # type: ignore[attr-defined]
+            i = 0
+            while len(buf) - i >= 2:
+                n, start = buf[i + 1] & 0x7F, i + 2
+                if n == 126:
+                    n, start = int.from_bytes(buf[i + 2 : i + 4], "big"), i + 4
+                if start + n > len(buf):
+                    break
+                if buf[i] == 0x81 and not self.run.done and self.run.frame(buf[start : start + n]):
+                    self.t.write(close)  # type: ignore[attr-defined]
+                i = start + n
+            self.buf = buf[i:]
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not self.done.done():
+                self.done.set_result(self.run.done)
+
+    async def one() -> bool:
+        done = loop.create_future()
+        await loop.create_connection(lambda: Client(done), uri.host, uri.port)
+        return await done
+
+    return one
+
+
 def picows_client(url: str, kwargs: dict) -> Callable[[], object] | None:
     try:
         from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
@@ -176,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     makers = {
         "websockets asyncio client": websockets_asyncio,
         "websockets Sans-I/O + asyncio.Protocol": sans_io,
+        "bot's lean socket (Sans-I/O + cut frames)": lean_socket,
         "picows": picows_client,
+        "minimal asyncio.Protocol (the floor)": minimal,
     }
     with sample_target(profile=args.profile) as target:
         if args.profile == "realistic":
