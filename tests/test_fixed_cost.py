@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import ssl
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 
 from bot.auth import claims_of, mint_token
+from bot.checks.http import run_http_checks, tls, tls_for
+from bot.deploy import wait_for_health
 from bot.runtime import GC_THRESHOLD, run_async
+from tests.test_flow_transports import _self_signed
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
@@ -64,3 +74,61 @@ def test_run_async_freezes_the_gc_only_while_it_runs() -> None:
 
         run_async(boom())
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_plain_http_clients_load_no_ca_bundle() -> None:
+    """Only http:// URLs: a context trusting nothing (still verifying); any https: httpx's."""
+    plain = tls_for("http://127.0.0.1:1/health", "http://auth.internal/validate")
+    assert plain.get_ca_certs() == [] and plain.cert_store_stats()["x509_ca"] == 0
+    assert plain.verify_mode is ssl.CERT_REQUIRED and plain.check_hostname
+    assert tls_for("http://127.0.0.1:1/health", "HTTPS://api.example.com/x") is tls()
+    assert tls().cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.fixture
+def https_base(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """An https server on loopback with a fresh self-signed certificate, and a client
+    context that trusts it."""
+    server_ctx, client_ctx = _self_signed(tmp_path)
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", client_ctx
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_https_checks_still_verify_the_certificate(https_base: tuple[str, ssl.SSLContext]) -> None:
+    """An https health check verifies against the CA bundle: a self-signed server fails the
+    handshake, while a client trusting that certificate gets its 200."""
+    base, trusting = https_base
+
+    async def go() -> tuple[list[Any], int, float | None]:
+        checks = await run_http_checks([{"name": "h", "url": f"{base}/health"}], [])
+        async with httpx.AsyncClient(verify=trusting) as client:
+            status = (await client.get(f"{base}/health")).status_code
+        latency, _ = await wait_for_health(
+            f"{base}/health", timeout_s=0.5, interval_s=0.1, log=lambda *_: None
+        )
+        return checks, status, latency
+
+    (check,), status, latency = asyncio.run(go())
+    assert status == 200
+    assert not check.ok and "CERTIFICATE_VERIFY_FAILED" in check.error
+    assert latency is None  # the deploy's health poll refuses the certificate too
