@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import Config, ConfigError
-from bot.publish import github
 from bot.runtime import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console
 from bot.settings import Settings
 
@@ -117,8 +116,10 @@ def tracker(settings: Settings, name: str, *, lenient: bool = False) -> list[Fin
     """The GitHub tracker's credentials (present, well-formed); other trackers need none."""
     if name != "github":
         return [Finding("tracker", "ok", f"{name}: no GitHub access needed")]
+    from bot.publish.github import credentials
+
     try:
-        _, repository = github.credentials(settings)
+        _, repository = credentials(settings)
     except ConfigError as exc:
         return [_missing("tracker", str(exc), lenient)]
     return [Finding("tracker", "ok", f"github: GITHUB_TOKEN is set, repository {repository}")]

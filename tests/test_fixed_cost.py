@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from bot.auth import claims_of, mint_token
 from bot.checks.http import run_http_checks, tls, tls_for
 from bot.deploy import wait_for_health
 from bot.runtime import GC_THRESHOLD, run_async
+from bot.sample import SampleTarget
 from tests.test_flow_transports import _self_signed
 
 
@@ -132,3 +134,89 @@ def test_https_checks_still_verify_the_certificate(https_base: tuple[str, ssl.SS
     assert status == 200
     assert not check.ok and "CERTIFICATE_VERIFY_FAILED" in check.error
     assert latency is None  # the deploy's health poll refuses the certificate too
+
+
+#: Runs ``golden-path run`` in this interpreter; at the first "agent flow: " line (the first
+#: session is about to start) it writes what the process holds by then to argv[1].
+_FIRST_SESSION_PROBE = """
+import gc, io, json, sys
+from bot.cli import main
+
+class Probe(io.TextIOBase):
+    def __init__(self, stream):
+        self.stream, self.seen = stream, False
+    def write(self, text):
+        if not self.seen and "agent flow: " in text:
+            self.seen = True
+            http = sys.modules["bot.checks.http"]
+            with open(sys.argv[1], "w") as f:
+                json.dump({"modules": sorted(sys.modules),
+                           "ca_bundle_loaded": http.tls.cache_info().currsize > 0}, f)
+        return self.stream.write(text)
+    def flush(self):
+        self.stream.flush()
+
+sys.stderr = Probe(sys.stderr)
+sys.exit(main(sys.argv[2:]))
+"""
+
+#: Not needed before the first session: judging, results files, publishing, templates.
+_LATER = (
+    "bot.verdict",
+    "bot.result_files",
+    "bot.publish.actions",
+    "bot.publish.github",
+    "bot.publish.local",
+    "bot.render",
+    "bot.report",
+    "bot.tracking",
+    "bot.evidence",
+    "xml.etree.ElementTree",
+    "jinja2",
+    "github",
+    "jwt",
+    "cryptography",
+)
+
+
+def test_the_run_path_loads_only_what_the_first_session_needs(
+    sample: SampleTarget, tmp_path: Path
+) -> None:
+    """When the first session starts, `golden-path run` (deploy, health, endpoints, a minted
+    token) has loaded no judging, results-file, publishing or template code, and no CA
+    bundle for its plain-http target; the run then passes as before."""
+    config = tmp_path / "golden-path.yml"
+    config.write_text(
+        f"""
+environment: staging
+deploy:
+  command: "echo 'Service URL: {sample.base_url}'"
+  url_from_output: 'http://127\\.0\\.0\\.1:\\d+'
+  health_interval: 100ms
+auth:
+  jwt: {{secret_env: TEST_JWT_SECRET, claims: {{sub: e2e, iss: auth-service, aud: backend}}}}
+checks:
+  health:
+    - {{name: Infrastructure Health, url: /health}}
+  endpoints:
+    - {{name: threads, url: /api/threads, auth: true}}
+  agent_flow: {{sessions: 2, timeout: 5s, connect_timeout: 2s}}
+""",
+        encoding="utf-8",
+    )
+    seen = tmp_path / "at-first-session.json"
+    argv = ["run", "--config", str(config), "--tracker", "none"]
+    argv += ["--results", str(tmp_path / "results.json")]
+    env = {**os.environ, "TEST_JWT_SECRET": sample.secret, "GOLDEN_PATH_PROGRESS": "off"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _FIRST_SESSION_PROBE, str(seen), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "2/2 passed" in proc.stdout
+    state = json.loads(seen.read_text())
+    assert [m for m in _LATER if m in state["modules"]] == []
+    assert not state["ca_bundle_loaded"]
