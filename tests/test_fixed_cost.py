@@ -22,7 +22,7 @@ import pytest
 from bot.auth import claims_of, mint_token
 from bot.checks.http import run_http_checks, tls, tls_for
 from bot.deploy import wait_for_health
-from bot.runtime import GC_THRESHOLD, run_async
+from bot.runtime import GC_THRESHOLD, hold_gc, release_gc, run_async
 from bot.sample import SampleTarget
 from tests.test_flow_transports import _self_signed
 
@@ -151,12 +151,15 @@ class Probe(io.TextIOBase):
             http = sys.modules["bot.checks.http"]
             with open(sys.argv[1], "w") as f:
                 json.dump({"modules": sorted(sys.modules),
-                           "ca_bundle_loaded": http.tls.cache_info().currsize > 0}, f)
+                           "ca_bundle_loaded": http.tls.cache_info().currsize > 0,
+                           "older_collections": [g["collections"] - b for g, b in
+                                                 zip(gc.get_stats()[1:], BEFORE)]}, f)
         return self.stream.write(text)
     def flush(self):
         self.stream.flush()
 
 sys.stderr = Probe(sys.stderr)
+BEFORE = [g["collections"] for g in gc.get_stats()[1:]]
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -183,8 +186,9 @@ def test_the_run_path_loads_only_what_the_first_session_needs(
     sample: SampleTarget, tmp_path: Path
 ) -> None:
     """When the first session starts, `golden-path run` (deploy, health, endpoints, a minted
-    token) has loaded no judging, results-file, publishing or template code, and no CA
-    bundle for its plain-http target; the run then passes as before."""
+    token) has loaded no judging, results-file, publishing or template code, no CA bundle
+    for its plain-http target, and has not walked its start-up heap with the GC (no
+    collection of the older generations since main began); the run then passes as before."""
     config = tmp_path / "golden-path.yml"
     config.write_text(
         f"""
@@ -220,3 +224,29 @@ checks:
     state = json.loads(seen.read_text())
     assert [m for m in _LATER if m in state["modules"]] == []
     assert not state["ca_bundle_loaded"]
+    assert state["older_collections"] == [0, 0]
+
+
+def test_start_up_holds_the_gc_until_the_loop_freezes_it() -> None:
+    """hold_gc turns the GC off; run_async freezes the heap, turns it on and leaves it on;
+    a GC the caller had turned off is neither held nor turned on."""
+
+    async def inside() -> tuple[bool, int]:
+        return gc.isenabled(), gc.get_freeze_count()
+
+    assert gc.isenabled()
+    try:
+        hold_gc()
+        assert not gc.isenabled()
+        enabled, frozen = run_async(inside())
+        assert enabled and frozen > 1000
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        hold_gc()
+        release_gc()  # a command that runs no loop gives it back at its end
+        assert gc.isenabled()
+        gc.disable()
+        hold_gc()
+        release_gc()
+        assert run_async(inside())[0] is False and not gc.isenabled()
+    finally:
+        gc.enable()
