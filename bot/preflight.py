@@ -315,7 +315,7 @@ async def reachability(cfg: Config, *, timeout_s: float = URL_TIMEOUT_S) -> list
 
     import httpx
 
-    from bot.checks.http import USER_AGENT, probe
+    from bot.checks.http import USER_AGENT, probe, tls_for
 
     targets = url_targets(cfg)
     if not targets:
@@ -323,7 +323,8 @@ async def reachability(cfg: Config, *, timeout_s: float = URL_TIMEOUT_S) -> list
             return []  # base_url() says what is missing
         return [Finding("urls", "skip", "none known before the deploy finds one")]
     deploys = cfg.deploy is not None and cfg.deploy.command is not None
-    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+    verify = tls_for(*(url for _, url in targets))
+    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, verify=verify) as client:
         results = await asyncio.gather(
             *(
                 probe(client, name=key, url=url, group="preflight", timeout_s=timeout_s)
