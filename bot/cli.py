@@ -19,7 +19,9 @@ from bot.runtime import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    hold_gc,
     register_env_secrets,
+    release_gc,
 )
 
 if TYPE_CHECKING:
@@ -227,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    hold_gc()  # until the loop starts (or the command ends): see bot.runtime.hold_gc
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -248,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(run with --debug for a traceback)\n"
             )
         return EXIT_FAILED
+    finally:
+        release_gc()
 
 
 def _settings(args: argparse.Namespace) -> Settings:

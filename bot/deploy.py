@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from bot import redact
-from bot.checks.http import deadline_error, tls
+from bot.checks.http import deadline_error, tls_for
 from bot.results import DeployResult, Kind
 
 Log = Callable[[str, str], None]  # (text, level)
@@ -240,7 +240,9 @@ async def wait_for_health(
     deadline = time.monotonic() + timeout_s
     last_error = ""
     attempt = 0
-    async with httpx.AsyncClient(timeout=min(POLL_TIMEOUT_S, timeout_s), verify=tls()) as client:
+    async with httpx.AsyncClient(
+        timeout=min(POLL_TIMEOUT_S, timeout_s), verify=tls_for(url)
+    ) as client:
         while True:
             attempt += 1
             started = time.perf_counter()

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import Config, ConfigError
-from bot.publish import github
 from bot.runtime import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Console
 from bot.settings import Settings
 
@@ -117,8 +116,10 @@ def tracker(settings: Settings, name: str, *, lenient: bool = False) -> list[Fin
     """The GitHub tracker's credentials (present, well-formed); other trackers need none."""
     if name != "github":
         return [Finding("tracker", "ok", f"{name}: no GitHub access needed")]
+    from bot.publish.github import credentials
+
     try:
-        _, repository = github.credentials(settings)
+        _, repository = credentials(settings)
     except ConfigError as exc:
         return [_missing("tracker", str(exc), lenient)]
     return [Finding("tracker", "ok", f"github: GITHUB_TOKEN is set, repository {repository}")]
@@ -314,7 +315,7 @@ async def reachability(cfg: Config, *, timeout_s: float = URL_TIMEOUT_S) -> list
 
     import httpx
 
-    from bot.checks.http import USER_AGENT, probe
+    from bot.checks.http import USER_AGENT, probe, tls_for
 
     targets = url_targets(cfg)
     if not targets:
@@ -322,7 +323,8 @@ async def reachability(cfg: Config, *, timeout_s: float = URL_TIMEOUT_S) -> list
             return []  # base_url() says what is missing
         return [Finding("urls", "skip", "none known before the deploy finds one")]
     deploys = cfg.deploy is not None and cfg.deploy.command is not None
-    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+    verify = tls_for(*(url for _, url in targets))
+    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, verify=verify) as client:
         results = await asyncio.gather(
             *(
                 probe(client, name=key, url=url, group="preflight", timeout_s=timeout_s)

@@ -17,18 +17,18 @@ from bot.checks import check_types, iteration_from_dict
 from bot.config import Config, ConfigError
 from bot.progress import Progress
 from bot.publish import Publisher, PublishError, Report
-from bot.publish.actions import ActionsPublisher, GitHubActions
-from bot.result_files import write_junit, write_results
 from bot.results import Iteration
 from bot.runtime import EXIT_FAILED, Console, RunLog, run_async
 from bot.session import SessionState, state_key
 from bot.settings import Settings
-from bot.verdict import REFUSED, STATUSES, judge
 
+# Judging, the results files and the Actions outputs come after the iteration: they are
+# imported where they are used, so they cost nothing before the first session.
 if TYPE_CHECKING:
     from github.Issue import Issue
 
     from bot.evidence import Gatherer
+    from bot.publish.actions import ActionsPublisher
     from bot.publish.github import GitHub
 
 
@@ -218,6 +218,9 @@ class Run:
         self, it: Iteration, *, tracker: str | Publisher | None = None, gh: GitHub | None = None
     ) -> int:
         """Judge once; publish to the tracker, the files and Actions — even if a tracker fails."""
+        from bot.result_files import write_junit, write_results
+        from bot.verdict import judge
+
         verdict = judge(it, self.cfg)
         publisher = self.tracker(tracker, gh=gh)
         report = Report(
@@ -249,10 +252,15 @@ class Run:
         return verdict.exit_code
 
     def actions(self) -> ActionsPublisher:
+        from bot.publish.actions import ActionsPublisher, GitHubActions
+
         return ActionsPublisher(GitHubActions(self.settings.env, self.console.stream))
 
     def refused(self, issue: Issue) -> None:
         """A refused command still leaves its trace: job summary and ``status=refused``."""
+        from bot.publish.actions import GitHubActions
+        from bot.verdict import REFUSED, STATUSES
+
         actions = GitHubActions(self.settings.env, self.console.stream)
         info = STATUSES[REFUSED]
         actions.summary(f"### {info.headline}\n\n{info.meaning}.\n")

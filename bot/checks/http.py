@@ -16,6 +16,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -155,6 +156,25 @@ def tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.cache
+def _trusting_nothing() -> ssl.SSLContext:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
+
+
+def tls_for(*urls: str) -> ssl.SSLContext:
+    """The TLS context of a client that requests only ``urls``: :func:`tls` when one of them
+    is https, else a context that trusts no certificate at all.
+
+    A client given only http:// URLs never opens TLS with its context (ours follow no
+    redirects, and an https proxy has its own), so loading the CA bundle for it is pure
+    start-up cost. Should TLS ever reach that context, verification still runs and fails:
+    it refuses, never skips.
+    """
+    if any(urlsplit(url).scheme == "https" for url in urls):
+        return tls()
+    return _trusting_nothing()
+
+
 async def run_http_checks(
     health: Sequence[dict[str, Any]],
     endpoints: Sequence[dict[str, Any]],
@@ -168,8 +188,11 @@ async def run_http_checks(
     auth, json_body.
     """
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    urls = [spec["url"] for spec in (*health, *endpoints)]
     async with httpx.AsyncClient(
-        limits=limits, headers={"User-Agent": USER_AGENT}, verify=tls() if verify else False
+        limits=limits,
+        headers={"User-Agent": USER_AGENT},
+        verify=tls_for(*urls) if verify else False,
     ) as client:
         tasks = []
         for spec in health:
@@ -279,7 +302,9 @@ async def validate_token(
         headers["Authorization"] = f"Bearer {token}"
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, verify=tls()) as client:
+        async with httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT}, verify=tls_for(verify_url)
+        ) as client:
             response, raw = await fetch(client, method, verify_url, headers, body, timeout_s)
     except Exception as exc:  # the service not answering is a finding, not a crash
         result.latency_s = time.perf_counter() - started

@@ -14,9 +14,7 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +63,8 @@ def _nodeid(classname: str, name: str, file: str | None) -> str:
 
 
 def parse_junit(path: Path) -> list[TestCase]:
+    import xml.etree.ElementTree as ET  # only once a suite has run: not on every run's start
+
     cases: list[TestCase] = []
     root = ET.parse(path).getroot()  # noqa: S314 - our own subprocess wrote it
     for case in root.iter("testcase"):
@@ -182,6 +182,8 @@ async def run_suite(
             "for golden-path tests; see the README's speed section)",
             "warning",
         )
+    import tempfile
+
     result = SuiteResult(name=suite.name)
     with tempfile.TemporaryDirectory(prefix="golden-path-") as tmp:
         work = Path(tmp)
