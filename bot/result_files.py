@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 from xml.sax.saxutils import escape
@@ -69,16 +71,26 @@ def read_results(path: Path) -> Iteration:
     return iteration_from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def junit_cases(it: Iteration) -> Iterator[JunitCase]:
-    """Every test case: the deploy, then each check type's own (generated, not stored)."""
+def _case_sources(it: Iteration) -> Iterator[Callable[[], Iterable[JunitCase]]]:
+    """Where cases come from, in report order: the deploy, then each check type's result.
+
+    Each source makes its cases again on every call (they are generated, not stored).
+    """
     if it.deploy is not None:
         d = it.deploy
         failure = None if d.ok else d.error
-        yield JunitCase("deploy", "golden_path.deploy", d.duration_s, failure, skipped=not d.ran)
+        deploy = JunitCase("deploy", "golden_path.deploy", d.duration_s, failure, skipped=not d.ran)
+        yield lambda: (deploy,)
     for ct in check_types():
         result = it.checks.get(ct.key)
         if result is not None:
-            yield from ct.cases(result)
+            yield partial(ct.cases, result)
+
+
+def junit_cases(it: Iteration) -> Iterator[JunitCase]:
+    """Every test case: the deploy, then each check type's own (generated, not stored)."""
+    for source in _case_sources(it):
+        yield from source()
 
 
 def _start_tag(el: ET.Element) -> str:
@@ -90,7 +102,10 @@ def _start_tag(el: ET.Element) -> str:
 
 def _attr(value: str) -> str:
     """An attribute value escaped as ElementTree escapes it (so both kinds of line agree)."""
-    return escape(value, _ATTR_ENTITIES)
+    return escape(value, _ATTR_ENTITIES) if _SPECIAL.search(value) else value
+
+
+_SPECIAL = re.compile(r"[&<>\"\r\n\t]")
 
 
 _ATTR_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
@@ -104,13 +119,22 @@ def write_junit(path: Path, it: Iteration) -> None:
     thing the run ever holds in memory. The text is what ``ET.indent`` would make of the tree.
     """
     counts: dict[str, list[int]] = {}  # classname → tests, failures, errors, skipped
-    for case in junit_cases(it):
-        c = counts.setdefault(case.classname, [0, 0, 0, 0])
-        c[0] += 1
-        if case.skipped:
-            c[3] += 1
-        elif case.failure is not None:
-            c[1 if case.kind == "failure" else 2] += 1
+    sources: dict[str, list[Callable[[], Iterable[JunitCase]]]] = {}  # classname → its sources
+    for source in _case_sources(it):
+        for case in source():
+            c = counts.get(case.classname)
+            if c is None:
+                c = counts[case.classname] = [0, 0, 0, 0]
+            if (
+                not sources.setdefault(case.classname, [])
+                or sources[case.classname][-1] is not source
+            ):
+                sources[case.classname].append(source)
+            c[0] += 1
+            if case.skipped:
+                c[3] += 1
+            elif case.failure is not None:
+                c[1 if case.kind == "failure" else 2] += 1
     root = ET.Element("testsuites", name=f"golden-path {it.environment}")
     said: dict[str, str] = {}  # failures repeat: each distinct text redacted once
 
@@ -137,7 +161,7 @@ def write_junit(path: Path, it: Iteration) -> None:
             )
             fh.write("  " + _start_tag(suite) + "\n")
             cls = _attr(classname)
-            for case in junit_cases(it):
+            for case in (case for source in sources[classname] for case in source()):
                 if case.classname != classname:
                     continue
                 name = redact.redact(case.name)
