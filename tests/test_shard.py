@@ -69,3 +69,11 @@ def test_merged_shards_equal_an_unsharded_run(
         workdir / "full/results.json"
     )
     assert (workdir / "merged/junit.xml").exists()
+
+
+def test_a_shard_of_a_billion_sessions_is_not_a_list_of_them() -> None:
+    """The session numbers are a range: a billion of them cost nothing until they run."""
+    every = shard_indices(10**9, None)
+    third = shard_indices(10**9, (2, 3))
+    assert len(every) == 10**9 and len(third) == 333_333_333
+    assert third[0] == 1 and third[-1] == 999_999_997 and 4 in third and 5 not in third

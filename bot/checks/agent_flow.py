@@ -38,7 +38,6 @@ import socket
 import ssl
 import time
 import typing
-from array import array
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -65,6 +64,7 @@ from bot.checks.base import (
     Outcome,
 )
 from bot.kinds import info
+from bot.latency import Latencies
 from bot.results import FlowSession, FlowSummary, Kind
 
 if TYPE_CHECKING:
@@ -1143,9 +1143,9 @@ class FlowAggregator:
         self.spec = spec
         self.summary = FlowSummary(url=redact.redact(spec.url))
         self.summary.event_seen = dict.fromkeys(spec.events, 0)
-        self.durations = array("d")
-        #: event → seconds after connect, one number per session that saw it (flat memory)
-        self.event_times: dict[str, array[float]] = {e: array("d") for e in spec.events}
+        self.durations = Latencies()
+        #: event → seconds after connect, counted for each session that saw it
+        self.event_times = {e: Latencies() for e in spec.events}
         self.progress = progress
         self.total = total
         self.done = 0
@@ -1157,10 +1157,10 @@ class FlowAggregator:
         for event, at in session.events_seen.items():
             s.event_seen[event] = s.event_seen.get(event, 0) + 1
             if event in times:
-                times[event].append(at)
+                times[event].add(at)
         if session.ok:
             s.passed += 1
-            self.durations.append(session.duration_s)
+            self.durations.add(session.duration_s)
         else:
             s.failed += 1
             s.failures.append(session)
@@ -1170,13 +1170,13 @@ class FlowAggregator:
         s = self.summary
         s.total += 1
         s.passed += 1
-        self.durations.append(run.duration)
+        self.durations.add(run.duration)
         event_seen, times = s.event_seen, self.event_times
         for event, at in run.seen.items():
             event_seen[event] = event_seen.get(event, 0) + 1
             samples = times.get(event)
             if samples is not None:
-                samples.append(at)
+                samples.add(at)
         if self.progress is not None:
             self.done += 1
             self.progress(self.done, self.total, s.passed)
@@ -1200,21 +1200,13 @@ class FlowAggregator:
             kinds[key] = kinds.get(key, 0) + 1
         s.kinds = kinds
         if self.durations:
-            s.latency_p50_s, s.latency_p95_s = percentiles(self.durations)
+            s.latency_p50_s, s.latency_p95_s = self.durations.percentiles()
         s.event_latency = {
-            event: dict(zip(("p50", "p95"), percentiles(times), strict=True))
+            event: dict(zip(("p50", "p95"), times.percentiles(), strict=True))
             for event, times in self.event_times.items()
             if times
         }
         return s
-
-
-def percentiles(values: Iterable[float]) -> tuple[float, float]:
-    """(p50, p95) of ``values`` (nearest rank), rounded to 0.1 ms."""
-    ordered = sorted(values)
-    p50 = ordered[len(ordered) // 2]
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return round(p50, 4), round(p95, 4)
 
 
 def _chunks(indices: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -1267,7 +1259,7 @@ async def run_agent_flow(
     Failed sessions are rerun up to ``retries`` times; one that then passes is *flaky*:
     counted apart from plain passes, because a flaky golden path is a finding too.
     """
-    todo: Sequence[int] = list(indices) if indices is not None else range(sessions)
+    todo: Sequence[int] = indices if indices is not None else range(sessions)
     plan = _plan(spec)  # once per run: the transport, the request, the proxy decision
     agg = FlowAggregator(spec, progress, len(todo))
     started = time.perf_counter()
@@ -1334,12 +1326,16 @@ def decode_ranges(text: str) -> list[int]:
     return out
 
 
-def shard_indices(total: int, shard: tuple[int, int] | None) -> list[int]:
-    """Deterministic, balanced split: session i belongs to shard (i mod n) + 1."""
+def shard_indices(total: int, shard: tuple[int, int] | None) -> range:
+    """Deterministic, balanced split: session i belongs to shard (i mod n) + 1.
+
+    A range, not a list: a list of a million session numbers would be the run's biggest
+    object.
+    """
     if shard is None:
-        return list(range(total))
+        return range(total)
     k, n = shard
-    return list(range(k - 1, total, n))
+    return range(k - 1, total, n)
 
 
 def _load_session(d: dict[str, Any]) -> FlowSession:
@@ -1363,6 +1359,7 @@ class AgentFlowCheck(CheckType):
         token = ctx.token if flow_cfg.token_in != "none" else None
         spec = FlowSpec.from_config(flow_cfg, url, token)
         total = ctx.sessions if ctx.sessions is not None else flow_cfg.sessions
+        indices: Sequence[int]
         if isinstance(only, str | list):  # a /retest of the failed sessions
             indices = decode_ranges(only) if isinstance(only, str) else [int(i) for i in only]
         else:
