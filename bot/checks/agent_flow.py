@@ -118,6 +118,24 @@ def _dig(msg: Any, path: Path) -> Any:
     return msg
 
 
+def _getter(path: Path | None) -> Callable[[dict[str, Any]], Any]:
+    """``_dig`` for one path, made once: the per-frame path reads one or two levels."""
+    if not path:
+        return lambda msg: None
+    if len(path) == 1:
+        (a,) = path
+        return lambda msg: msg.get(a)
+    if len(path) == 2:
+        a, b = path
+
+        def two(msg: dict[str, Any]) -> Any:
+            inner = msg.get(a)
+            return inner.get(b) if inner.__class__ is dict else None
+
+        return two
+    return lambda msg: _dig(msg, path)
+
+
 def _text_at(msg: dict[str, Any], paths: Sequence[Path]) -> str | None:
     """The first non-empty text at ``paths``; objects are skipped (their fields are paths too)."""
     for path in paths:
@@ -227,8 +245,10 @@ class _Resolved:
     """Everything derived from a :class:`FlowSpec`, computed once: the per-frame path reads it."""
 
     __slots__ = (
-        "agent_key",
+        "agent_at",
         "caps",
+        "error_type_at",
+        "error_types",
         "errors",
         "event_key",
         "expect",
@@ -240,12 +260,10 @@ class _Resolved:
         "lifecycle",
         "needs",
         "pairs",
-        "parent_key",
+        "parent_at",
         "plan",
         "query",
-        "rk0",
-        "rk1",
-        "run_key",
+        "run_at",
         "subprotocols",
         "token_protocol",
         "token_shown",
@@ -263,23 +281,26 @@ class _Resolved:
         self.wanted = frozenset(events)
         self.first, self.final = events[0], events[-1]
         self.key0 = spec.event_key[0] if len(spec.event_key) == 1 else None
-        self.event_key, self.run_key = spec.event_key, spec.run_key
-        run_key = spec.run_key
-        self.rk0: str | None
-        self.rk1: str | None
-        self.rk0, self.rk1 = run_key if run_key is not None and len(run_key) == 2 else (None, None)
+        self.event_key = spec.event_key
+        self.run_at = _getter(spec.run_key)
         self.plan: _Plan | None = None  # how to connect: decided at the first run
         self.needs = tuple((e, rules[e].min if e in rules else 1) for e in events)
         self.caps = tuple((e, r.max) for e, r in rules.items() if r.max is not None)
         self.pairs = tuple((r.event, r.pair, r.by is not None) for r in rules.values() if r.pair)
-        self.id_paths: dict[str, Path] = {}
+        self.id_paths: dict[str, Callable[[dict[str, Any]], Any]] = {}
         for r in spec.rules:
             if r.pair is not None and r.by is not None:
-                self.id_paths[r.event] = self.id_paths[r.pair] = r.by
+                self.id_paths[r.event] = self.id_paths[r.pair] = _getter(r.by)
         tracking = spec.parent_key is not None or spec.agent_key is not None
         self.lifecycle = frozenset((self.first, self.final)) if tracking else frozenset()
-        self.parent_key, self.agent_key = spec.parent_key, spec.agent_key
+        self.agent_at = _getter(spec.agent_key)
+        self.parent_at = _getter(spec.parent_key) if spec.parent_key is not None else None
         self.errors = spec.error_frames
+        # a frame typed as something other than an error is none (ErrorFrames.read says
+        # the same): the check, done here, spares most frames the call
+        type_key = spec.error_frames.type_key
+        self.error_type_at = type_key[0] if len(type_key) == 1 else None
+        self.error_types = tuple(spec.error_frames.types)
 
         token, how = spec.token, spec.token_in
         self.headers: dict[str, str] | None = None
@@ -620,20 +641,17 @@ class _Run:
             ours_too = False
         if not ours_too:
             if self.error_frame is None:
-                self.error_frame = r.errors.read(msg)
+                at = r.error_type_at
+                if at is None or (kind := msg.get(at)) is None or kind in r.error_types:
+                    self.error_frame = r.errors.read(msg)
             return False
-        rk0 = r.rk0
-        if rk0 is not None:  # the usual run key is two levels deep (data.run_id)
-            rid = msg.get(rk0)
-            rid = rid.get(r.rk1) if rid.__class__ is dict else None
-        else:
-            rid = _dig(msg, r.run_key) if r.run_key else None
+        rid = r.run_at(msg)
         if rid is not None and rid.__class__ is not str and not isinstance(rid, int):
             rid = None
         if event in r.lifecycle:  # only with agent_key/parent_key: whose start or end?
-            agent = _dig(msg, r.agent_key) if r.agent_key else None
-            if r.parent_key is not None:
-                parent = _dig(msg, r.parent_key)
+            agent = r.agent_at(msg)
+            if r.parent_at is not None:
+                parent = r.parent_at(msg)
                 sub = parent is not None and parent != ""
             else:
                 sub = self.top_agent is not _UNSET and agent != self.top_agent
@@ -644,8 +662,9 @@ class _Run:
                 self.top_agent = agent
         if self.ours is _UNSET and event == r.first:
             self.ours = rid  # our run is the one that started after our message
-        if event in r.id_paths:
-            pid = _dig(msg, r.id_paths[event])
+        id_at = r.id_paths.get(event)
+        if id_at is not None:
+            pid = id_at(msg)
             if pid is not None and not isinstance(pid, str | int):
                 pid = json.dumps(pid, sort_keys=True, default=str)
         else:
