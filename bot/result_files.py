@@ -136,12 +136,17 @@ def write_junit(path: Path, it: Iteration) -> None:
             elif case.failure is not None:
                 c[1 if case.kind == "failure" else 2] += 1
     root = ET.Element("testsuites", name=f"golden-path {it.environment}")
-    said: dict[str, str] = {}  # failures repeat: each distinct text redacted once
+    said: dict[tuple[str, str], str] = {}  # failures repeat: each one written out once
 
-    def redacted(text: str) -> str:
-        out = said.get(text)
+    def outcome(kind: str, failure: str) -> str:
+        """``<failure message="…">text</failure>`` as ElementTree writes it, once per text."""
+        out = said.get((kind, failure))
         if out is None:
-            out = said[text] = redact.redact(text)
+            text = redact.redact(failure)
+            message = f'<{kind} message="{_attr(text[:1000])}"'
+            out = said[kind, failure] = (
+                f"{message}>{escape(text)}</{kind}>" if text else f"{message} />"
+            )
         return out
 
     def write(fh: TextIO) -> None:
@@ -164,23 +169,18 @@ def write_junit(path: Path, it: Iteration) -> None:
             for case in (case for source in sources[classname] for case in source()):
                 if case.classname != classname:
                     continue
-                name = redact.redact(case.name)
-                if not case.skipped and case.failure is None:  # most cases: one line, no tree
-                    fh.write(
-                        f'    <testcase name="{_attr(name)}" classname="{cls}" '
-                        f'time="{case.time_s:.3f}" />\n'
-                    )
-                    continue
-                el = ET.Element(
-                    "testcase", name=name, classname=case.classname, time=f"{case.time_s:.3f}"
+                head = (
+                    f'    <testcase name="{_attr(redact.redact(case.name))}" classname="{cls}" '
+                    f'time="{case.time_s:.3f}"'
                 )
                 if case.skipped:
-                    ET.SubElement(el, "skipped")
-                elif case.failure is not None:
-                    text = redacted(case.failure)
-                    ET.SubElement(el, case.kind, message=text[:1000]).text = text
-                ET.indent(el, level=2)
-                fh.write("    " + ET.tostring(el, "unicode") + "\n")
+                    fh.write(f"{head}>\n      <skipped />\n    </testcase>\n")
+                elif case.failure is None:  # most cases: one line
+                    fh.write(f"{head} />\n")
+                else:
+                    fh.write(
+                        f"{head}>\n      {outcome(case.kind, case.failure)}\n    </testcase>\n"
+                    )
             fh.write("  </testsuite>\n")
         fh.write("</testsuites>\n")
 
