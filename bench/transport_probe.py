@@ -31,7 +31,7 @@ from benchlib import SMOKE, median, sample_target
 from websockets.asyncio.client import connect
 from websockets.client import ClientProtocol
 from websockets.frames import Opcode
-from websockets.uri import parse_uri
+from websockets.uri import WebSocketURI, parse_uri
 
 MESSAGE = json.dumps({"type": "user_message", "payload": {"content": "What is 2 + 2?"}})
 
@@ -86,12 +86,36 @@ def websockets_asyncio(url: str, kwargs: dict) -> Callable[[], object]:
     return one
 
 
+class _Reports(asyncio.Protocol):
+    """A probe client whose connection, once lost, reports whether its run completed."""
+
+    done: asyncio.Future[bool]
+    run: Run
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(self.run.done)
+
+
+def _dial(
+    loop: asyncio.AbstractEventLoop, uri: WebSocketURI, client: Callable[..., asyncio.Protocol]
+) -> Callable[[], object]:
+    """One session: connect a fresh ``client(done)``, wait until it reports."""
+
+    async def one() -> bool:
+        done = loop.create_future()
+        await loop.create_connection(lambda: client(done), uri.host, uri.port)
+        return await done
+
+    return one
+
+
 def sans_io(url: str, kwargs: dict) -> Callable[[], object]:
     uri = parse_uri(url)
     loop = asyncio.get_running_loop()
     headers = kwargs.get("additional_headers", {})
 
-    class Client(asyncio.Protocol):
+    class Client(_Reports):
         def __init__(self, done: asyncio.Future[bool]) -> None:
             self.p = ClientProtocol(uri, subprotocols=kwargs.get("subprotocols"))
             request = self.p.connect()
@@ -123,16 +147,7 @@ def sans_io(url: str, kwargs: dict) -> Callable[[], object]:
             self.p.receive_eof()
             return False
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            if not self.done.done():
-                self.done.set_result(self.run.done)
-
-    async def one() -> bool:
-        done = loop.create_future()
-        await loop.create_connection(lambda: Client(done), uri.host, uri.port)
-        return await done
-
-    return one
+    return _dial(loop, uri, Client)
 
 
 def lean_socket(url: str, kwargs: dict) -> Callable[[], object]:
@@ -180,7 +195,7 @@ def minimal(url: str, kwargs: dict) -> Callable[[], object]:
     message = bytes([0x81, 0x80 | len(body)]) + b"\0\0\0\0" + body  # mask 0: as is
     close = bytes([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
 
-    class Client(asyncio.Protocol):
+    class Client(_Reports):
         def __init__(self, done: asyncio.Future[bool]) -> None:
             self.done, self.run, self.buf, self.open = done, Run(), b"", False
 
@@ -209,16 +224,7 @@ def minimal(url: str, kwargs: dict) -> Callable[[], object]:
                 i = start + n
             self.buf = buf[i:]
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            if not self.done.done():
-                self.done.set_result(self.run.done)
-
-    async def one() -> bool:
-        done = loop.create_future()
-        await loop.create_connection(lambda: Client(done), uri.host, uri.port)
-        return await done
-
-    return one
+    return _dial(loop, uri, Client)
 
 
 def picows_client(url: str, kwargs: dict) -> Callable[[], object] | None:
