@@ -282,3 +282,26 @@ def test_start_up_holds_the_gc_until_the_loop_freezes_it() -> None:
         assert run_async(inside())[0] is False and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_run_async_never_builds_the_repr_of_its_result() -> None:
+    """A run's result can hold thousands of failure records: nothing may repr() it whole
+    (Python 3.11's asyncio.Runner did, restoring the SIGINT handler that held the task)."""
+    import signal
+
+    shown: list[str] = []
+
+    class Huge:
+        def __repr__(self) -> str:  # reprlib swallows exceptions: record the call instead
+            shown.append("repr")
+            return "Huge()"
+
+    async def run() -> Huge:
+        return Huge()
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert isinstance(run_async(run()), Huge)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert shown == []
