@@ -8,7 +8,7 @@ differs between them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.evidence import Gatherer
     from bot.publish.actions import ActionsPublisher
     from bot.publish.github import GitHub
+    from bot.verdict import Verdict
 
 
 def select_suites(names: Sequence[str] | None) -> dict[str, Any] | None:
@@ -158,6 +159,20 @@ class Run:
             )
         raise ConfigError(f"--tracker {name!r}: use github, local:PATH or none")
 
+    def _gather_lazily(
+        self, publisher: Publisher
+    ) -> Callable[[SessionState, Iteration, Verdict], None]:
+        """:meth:`gatherer`, built at its first use: only a new blocker gathers evidence, and
+        building it probes for a git checkout (a subprocess) and loads the evidence module."""
+        built: list[Gatherer] = []
+
+        def gather(state: SessionState, it: Iteration, verdict: Verdict) -> None:
+            if not built:
+                built.append(self.gatherer(publisher))
+            built[0](state, it, verdict)
+
+        return gather
+
     def gatherer(self, publisher: Publisher) -> Gatherer:
         """Evidence for new blockers: commits from GitHub (or a local git), logs, analyzers."""
         from bot.evidence import Changes, Gatherer, GitChanges, in_git_repository
@@ -228,7 +243,7 @@ class Run:
             verdict,
             self.log.entries,
             results_path=self.settings.results,
-            gather=self.gatherer(publisher),
+            gather=self._gather_lazily(publisher),
         )
         failure: PublishError | None = None
         try:

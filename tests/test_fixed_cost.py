@@ -81,8 +81,8 @@ def test_run_async_freezes_the_gc_only_while_it_runs() -> None:
 def test_a_run_without_a_tracker_outside_actions_loads_no_templates(
     tmp_path: Path, sample: SampleTarget
 ) -> None:
-    """--tracker none with no job summary shows no issue body: jinja2 never loads, the run
-    is still judged and written (results.json, junit.xml)."""
+    """--tracker none with no job summary shows no issue body: jinja2 never loads, nor the
+    evidence gatherer (no blocker), and the run is still judged and written."""
     (tmp_path / "golden-path.yml").write_text(
         f"""
 environment: staging
@@ -98,14 +98,15 @@ checks:
         "import sys\n"
         "from bot.cli import main\n"
         "code = main(['run', '--no-deploy', '--tracker', 'none', '--config', 'golden-path.yml'])\n"
-        "print(code, 'jinja2' in sys.modules, 'bot.render' in sys.modules)"
+        "print(code, 'jinja2' in sys.modules, 'bot.render' in sys.modules,"
+        " 'bot.evidence' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GOLDEN_PATH_"))}
     env.update(FIXED_COST_SECRET=sample.secret, GOLDEN_PATH_PROGRESS="off")
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    assert proc.stdout.splitlines()[-1] == "0 False False", proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 False False False", proc.stdout + proc.stderr
     results = json.loads((tmp_path / ".golden-path" / "results.json").read_text())
     assert results["verdict"]["counts"]["passed"] == 4
 
