@@ -196,7 +196,8 @@ class ErrorFrames:
         """The frame's type, code and text, redacted; None when it is no error frame."""
         if not isinstance(msg, dict):
             return None
-        kind = _dig(msg, self.type_key)
+        type_key = self.type_key  # one level deep, usually: read without a loop
+        kind = msg.get(type_key[0]) if len(type_key) == 1 else _dig(msg, type_key)
         if kind is None:
             text = _text_at(msg, self.message_paths)
             if text is None:  # an untyped frame is an error only when it says something
@@ -247,8 +248,6 @@ class _Resolved:
     __slots__ = (
         "agent_at",
         "caps",
-        "error_type_at",
-        "error_types",
         "errors",
         "event_key",
         "expect",
@@ -296,11 +295,6 @@ class _Resolved:
         self.agent_at = _getter(spec.agent_key)
         self.parent_at = _getter(spec.parent_key) if spec.parent_key is not None else None
         self.errors = spec.error_frames
-        # a frame typed as something other than an error is none (ErrorFrames.read says
-        # the same): the check, done here, spares most frames the call
-        type_key = spec.error_frames.type_key
-        self.error_type_at = type_key[0] if len(type_key) == 1 else None
-        self.error_types = tuple(spec.error_frames.types)
 
         token, how = spec.token, spec.token_in
         self.headers: dict[str, str] | None = None
@@ -641,9 +635,7 @@ class _Run:
             ours_too = False
         if not ours_too:
             if self.error_frame is None:
-                at = r.error_type_at
-                if at is None or (kind := msg.get(at)) is None or kind in r.error_types:
-                    self.error_frame = r.errors.read(msg)
+                self.error_frame = r.errors.read(msg)
             return False
         rid = r.run_at(msg)
         if rid is not None and rid.__class__ is not str and not isinstance(rid, int):
