@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -31,12 +28,7 @@ from bot.config import AgentFlow, parse_config
 from bot.redact import MASK
 from bot.results import FlowSession, FlowSummary, Kind
 from bot.sample import SampleTarget
-
-Handler = Callable[[ServerConnection], Awaitable[None]]
-
-# websockets logs every failed handshake and handler error; the tests assert on results.
-_quiet = logging.getLogger("tests.agent_flow.server")
-_quiet.setLevel(logging.CRITICAL)
+from tests.support.ws_server import ws_server
 
 
 def session(spec: FlowSpec, indices: list[int] | None = None) -> list[FlowSession]:
@@ -52,17 +44,6 @@ def one(spec: FlowSpec) -> FlowSession:
 def spec(sample: SampleTarget) -> FlowSpec:
     """A spec for the sample target with a valid token in the Authorization header."""
     return FlowSpec(url=sample.ws_url, token=sample.mint_token(), timeout=5.0)
-
-
-@asynccontextmanager
-async def ws_server(handler: Handler, **kwargs: Any) -> AsyncIterator[str]:
-    """A websockets server on a free loopback port in the running loop; yields its ws URL."""
-    kwargs.setdefault("compression", None)
-    async with serve(
-        handler, "127.0.0.1", 0, ping_interval=None, logger=_quiet, **kwargs
-    ) as server:
-        port = server.sockets[0].getsockname()[1]
-        yield f"ws://127.0.0.1:{port}/ws"
 
 
 def event(name: str, run_id: str = "run-1") -> str:

@@ -12,17 +12,16 @@ import datetime
 import gc
 import ipaddress
 import json
-import logging
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from bot.checks.agent_flow import (
@@ -38,10 +37,9 @@ from bot.config import AgentFlow, parse_config
 from bot.results import FlowSession, Kind
 from bot.sample import RealisticTarget, SampleTarget, realistic_config
 from tests.support.hostile import hostile
+from tests.support.ws_server import ws_server
 
 TRANSPORTS = ("lean", "websockets")
-_quiet = logging.getLogger("tests.flow_transports.server")
-_quiet.setLevel(logging.CRITICAL)
 
 
 def one(spec: FlowSpec) -> FlowSession:
@@ -64,17 +62,6 @@ def evidence(s: FlowSession) -> dict[str, Any]:
         "counts": s.counts,
         "missing": s.missing,
     }
-
-
-@asynccontextmanager
-async def ws_server(handler: Any, **kwargs: Any) -> AsyncIterator[str]:
-    kwargs.setdefault("compression", None)
-    async with serve(
-        handler, "127.0.0.1", 0, ping_interval=None, logger=_quiet, **kwargs
-    ) as server:
-        port = server.sockets[0].getsockname()[1]
-        scheme = "wss" if kwargs.get("ssl") else "ws"
-        yield f"{scheme}://127.0.0.1:{port}/ws"
 
 
 def event(name: str) -> str:
