@@ -13,7 +13,7 @@ import base64
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,18 @@ def doctor(capsys: pytest.CaptureFixture[str], path: Path, *args: str) -> tuple[
     code = main(["doctor", "--config", str(path), *args])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+def doctor_on_realistic(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    faults: Sequence[str] = (),
+    *args: str,
+) -> tuple[int, str]:
+    """The doctor against the realistic backend, configured with its subprotocol token."""
+    with RealisticTarget(secret=SECRET, faults=list(faults)) as target:
+        path = write(tmp_path, "cfg.yml", config(target.base_url, {"token_transport": SUBPROTOCOL}))
+        return doctor(capsys, path, *args)
 
 
 def proposed_block(output: str) -> dict[str, Any]:
@@ -144,9 +156,7 @@ def test_auth_fault_exits_1_naming_the_refusal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Backend with another secret: exit 1, its error frame and close said, no proposal."""
-    with RealisticTarget(secret=SECRET, faults=["auth"]) as target:
-        path = write(tmp_path, "cfg.yml", config(target.base_url, {"token_transport": SUBPROTOCOL}))
-        code, out = doctor(capsys, path)
+    code, out = doctor_on_realistic(tmp_path, capsys, ("auth",))
     assert code == 1
     (last,) = [line for line in out.splitlines() if line.startswith("❌")]
     assert "the backend refused our token" in last
@@ -170,9 +180,7 @@ def test_no_final_event_says_which_events_arrived(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The top-level agent never completes: exit 1 with the events seen and the sub-agents."""
-    with RealisticTarget(secret=SECRET, faults=["no-final"]) as target:
-        path = write(tmp_path, "cfg.yml", config(target.base_url, {"token_transport": SUBPROTOCOL}))
-        code, out = doctor(capsys, path, "--timeout", "0.5")
+    code, out = doctor_on_realistic(tmp_path, capsys, ("no-final",), "--timeout", "0.5")
     assert code == 1
     (last,) = [line for line in out.splitlines() if line.startswith("❌")]
     assert "the top-level agent's agent_completed did not arrive within the timeout" in last
@@ -184,9 +192,7 @@ def test_not_ready_names_the_close_and_the_error_frame(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Service not ready: exit 1 with 1011 and the server's error frame text."""
-    with RealisticTarget(secret=SECRET, faults=["not-ready"]) as target:
-        path = write(tmp_path, "cfg.yml", config(target.base_url, {"token_transport": SUBPROTOCOL}))
-        code, out = doctor(capsys, path)
+    code, out = doctor_on_realistic(tmp_path, capsys, ("not-ready",))
     assert code == 1
     assert "closed the connection (1011 'service not ready')" in out
     assert "it said: service not ready" in out
@@ -196,9 +202,7 @@ def test_a_server_that_selects_no_subprotocol_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """no-subprotocol: the bot's own subprotocol_refused rule, in the doctor's words."""
-    with RealisticTarget(secret=SECRET, faults=["no-subprotocol"]) as target:
-        path = write(tmp_path, "cfg.yml", config(target.base_url, {"token_transport": SUBPROTOCOL}))
-        code, out = doctor(capsys, path)
+    code, out = doctor_on_realistic(tmp_path, capsys, ("no-subprotocol",))
     assert code == 1
     assert "without selecting any offered subprotocol (jwt-auth, jwt.***)" in out
 
@@ -395,9 +399,7 @@ def test_subprotocol_token_is_sent_encoded_and_shown_masked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The base64url token rides in the subprotocol; the output shows jwt.*** only."""
-    with RealisticTarget(secret=SECRET) as target:
-        path = write(tmp_path, "cfg.yml", config(target.base_url, {"token_transport": SUBPROTOCOL}))
-        code, out = doctor(capsys, path, "--frames")
+    code, out = doctor_on_realistic(tmp_path, capsys, (), "--frames")
     assert code == 0, out
     assert "offered: jwt-auth, jwt.***" in out
     encoded_prefix = base64.urlsafe_b64encode(b'{"alg"').decode()[:6]
